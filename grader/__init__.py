@@ -1,0 +1,1 @@
+"""Conv1d autograder."""

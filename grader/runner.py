@@ -1,0 +1,148 @@
+"""The contract between the grading engine and whatever runs a submission's code.
+
+The engine describes each test as a :class:`Call` (plain data: layer parameters and input arrays), hands the
+whole list to a :class:`Runner`, and gets back a :class:`RunReport` holding only plain data: decoded arrays,
+type names and error descriptions. Nothing in a report is trusted beyond its shape: the engine compares the
+arrays with values it computed itself. The real runner is :class:`grader.sandbox.SandboxRunner`; tests inject
+fakes so scoring and reporting run without processes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+import numpy as np
+
+Op = Literal["output_size", "forward", "backward"]
+"""``output_size`` calls ``get_conv1d_output_size(*sizes)``; ``forward`` builds a layer, assigns
+``weight``/``bias`` and calls ``forward(x)``; ``backward`` does the same and then ``backward(delta)``."""
+
+CallStatus = Literal["ok", "error", "timeout", "crashed", "skipped"]
+"""``ok``: the call returned; ``error``: it raised; ``timeout``: it hit the CPU or wall limit and was killed;
+``crashed``: the process died (signal, ``os._exit``, memory); ``skipped``: not run (submission budget spent)."""
+
+ValueKind = Literal[
+    "ndarray", "ndarray_subclass", "list", "tuple", "int", "float", "bool", "none", "other", "too_large"
+]
+"""What a returned value was in the submission's process, before any conversion."""
+
+Where = Literal["import", "__init__", "forward", "backward", "get_conv1d_output_size", "runner"]
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request to the submission: a single test's worth of work."""
+
+    key: str
+    """Unique within a run, e.g. ``forward/test_conv1d_forward_1``."""
+    op: Op
+    layer: tuple[int, int, int, int] | None = None
+    """``(in_channels, out_channels, kernel_size, stride)``, passed positionally to ``Conv1d``."""
+    sizes: tuple[int, int, int] | None = None
+    """``(input_size, kernel_size, stride)`` for ``output_size`` calls."""
+    arrays: Mapping[str, np.ndarray] = field(default_factory=dict)
+    """``weight``, ``bias``, ``x`` and, for ``backward``, ``delta``."""
+
+
+@dataclass(frozen=True)
+class Returned:
+    """One value the submission returned (or left in an attribute), as the grader received it."""
+
+    kind: ValueKind
+    type_name: str
+    """Qualified type name in the submission's process, e.g. ``numpy.ndarray`` or ``builtins.list``."""
+    array: np.ndarray | None = None
+    """A plain numeric ndarray decoded with ``allow_pickle=False``: the value itself for arrays, the value
+    converted with ``np.asarray`` for lists and tuples when that worked, ``None`` otherwise."""
+    scalar: float | int | bool | None = None
+    """The value for ``int``, ``float`` and ``bool`` kinds."""
+    note: str = ""
+    """Why no array came back, e.g. ``declared 800,000,128 bytes, over the 64 MiB limit``."""
+
+
+@dataclass(frozen=True)
+class Failure:
+    """An exception raised by the submission, described in plain text."""
+
+    where: Where
+    type: str
+    """Exception class name, e.g. ``NotImplementedError`` or ``ModuleNotFoundError``."""
+    message: str
+    line: int | None = None
+    """Line in the submission of the innermost frame that belongs to it."""
+    traceback: str = ""
+    """Traceback limited to the submission's own frames, truncated."""
+    module: str | None = None
+    """For an import failure, the module that could not be imported (``torch``, ``mytorch.nn``)."""
+
+
+@dataclass(frozen=True)
+class CallOutcome:
+    """What happened to one :class:`Call`."""
+
+    key: str
+    status: CallStatus
+    values: Mapping[str, Returned] = field(default_factory=dict)
+    """``size`` for output_size; ``out`` for forward; ``dx``, ``grad_weight``, ``grad_bias`` for backward."""
+    failure: Failure | None = None
+    output: str = ""
+    """What the submission printed during the call (stdout and stderr), truncated."""
+    seconds: float = 0.0
+    """Wall time of the call."""
+    detail: str = ""
+    """The runner's own account for timeouts and crashes, e.g. ``killed by SIGSEGV`` or
+    ``exceeded the 2 s CPU limit in backward``."""
+
+
+@dataclass(frozen=True)
+class LoadOutcome:
+    """What happened when the submission's module was executed."""
+
+    status: Literal["ok", "error", "timeout", "crashed"]
+    names: tuple[str, ...] = ()
+    """Top-level names the module defines (used to suggest ``Conv1d`` when ``Conv1D`` was found)."""
+    failure: Failure | None = None
+    output: str = ""
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits for running one submission."""
+
+    cpu_seconds: float = 2.0
+    """CPU time one call may use."""
+    wall_seconds: float = 5.0
+    """Wall time one call may take (catches sleeps and blocking reads)."""
+    total_wall_seconds: float = 30.0
+    """Wall time for the whole submission; calls past it are ``skipped``."""
+    memory_mb: int = 512
+    """Memory the submission may allocate on top of the warm interpreter."""
+    max_processes: int = 16
+    max_file_mb: int = 16
+    max_open_files: int = 64
+    output_bytes: int = 4096
+    """Captured prints kept per call."""
+    max_return_mb: int = 64
+    """Largest array accepted back from one call."""
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """Everything a runner found out about one submission."""
+
+    load: LoadOutcome
+    calls: tuple[CallOutcome, ...] = ()
+    """One outcome per call, in order; empty when the module did not load."""
+    isolation: str = ""
+    """Short description of the isolation that was in force, e.g. ``namespaces+rlimits``."""
+    warnings: tuple[str, ...] = ()
+    """Loud notices for the operator, e.g. that isolation is degraded because the grader is not root."""
+
+
+class Runner(Protocol):
+    """Runs untrusted code somewhere other than the grader's process."""
+
+    def run(self, source: str, filename: str, calls: Sequence[Call], limits: Limits) -> RunReport: ...
