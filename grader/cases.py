@@ -1,0 +1,232 @@
+"""The test cases: the handout's six visible ones and hidden ones drawn from a fixed seed.
+
+Cases are data: layer parameters and input arrays. Expected values come from :mod:`reference`, computed
+here in the grader's process; backward deltas are shaped from the reference's output size, never from
+anything a submission sets.
+
+Hidden values are dyadic rationals (multiples of 1/4 or 1/8) small enough that every partial sum is exact
+in float32 and float64. A correct solution therefore matches to the last bit whatever its style (loops,
+``tensordot``, ``einsum``, float32 arithmetic), and the course's tight ``np.allclose`` defaults stay fair.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+
+from reference import conv1d_backward, conv1d_forward, get_conv1d_output_size
+
+OUTPUT_SIZE_TEST = "test_get_conv1d_output_size"
+
+
+@dataclass(frozen=True)
+class SizeCase:
+    """One ``(input_size, kernel_size, stride)`` triple for ``get_conv1d_output_size``."""
+
+    input_size: int
+    kernel_size: int
+    stride: int
+
+    @property
+    def args(self) -> tuple[int, int, int]:
+        return (self.input_size, self.kernel_size, self.stride)
+
+    @property
+    def expected(self) -> int:
+        return get_conv1d_output_size(*self.args)
+
+
+@dataclass(frozen=True, eq=False)
+class LayerCase:
+    """A layer and its inputs, used by a forward or a backward test."""
+
+    name: str
+    """``1``..``3`` for the handout's cases, a descriptive slug for hidden ones."""
+    title: str
+    """What the case is for, in a few words (shown to students, even for hidden cases)."""
+    visible: bool
+    in_channels: int
+    out_channels: int
+    kernel_size: int
+    stride: int
+    weight: np.ndarray
+    bias: np.ndarray
+    x: np.ndarray
+    delta: np.ndarray | None = None
+    """Gradient of the loss with respect to the output, for backward cases."""
+
+    @property
+    def layer(self) -> tuple[int, int, int, int]:
+        return (self.in_channels, self.out_channels, self.kernel_size, self.stride)
+
+    @property
+    def inputs(self) -> dict[str, np.ndarray]:
+        arrays = {"weight": self.weight, "bias": self.bias, "x": self.x}
+        if self.delta is not None:
+            arrays["delta"] = self.delta
+        return arrays
+
+    def test_name(self, op: str) -> str:
+        """``test_conv1d_forward_1`` for the handout's cases (as the handout names them), else
+        ``hidden_forward_<slug>``."""
+        return f"test_conv1d_{op}_{self.name}" if self.visible else f"hidden_{op}_{self.name}"
+
+    def describe(self) -> str:
+        """Layer parameters and input shapes: safe to show for hidden cases."""
+        return (
+            f"Conv1d(in_channels={self.in_channels}, out_channels={self.out_channels}, "
+            f"kernel_size={self.kernel_size}, stride={self.stride}) on x of shape {self.x.shape} "
+            f"({self.x.dtype}), weight {self.weight.dtype}"
+        )
+
+    def expected_forward(self) -> np.ndarray:
+        return _expected_forward(self)
+
+    def expected_backward(self) -> dict[str, np.ndarray]:
+        return _expected_backward(self)
+
+
+@cache
+def _expected_forward(case: LayerCase) -> np.ndarray:
+    out = conv1d_forward(case.x, case.weight, case.bias, case.stride)
+    out.flags.writeable = False
+    return out
+
+
+@cache
+def _expected_backward(case: LayerCase) -> dict[str, np.ndarray]:
+    assert case.delta is not None, f"case {case.name} has no delta"
+    grads = dict(
+        zip(("dx", "grad_weight", "grad_bias"), conv1d_backward(case.x, case.weight, case.delta, case.stride), strict=True)
+    )
+    for array in grads.values():
+        array.flags.writeable = False
+    return grads
+
+
+@dataclass(frozen=True)
+class CaseSet:
+    """Every case one grading run uses, in the order tests are reported."""
+
+    output_size: tuple[SizeCase, ...]
+    forward: tuple[LayerCase, ...]
+    backward: tuple[LayerCase, ...]
+
+
+# --- the handout's cases (parameters from the course's own tests) ---------------------------------------
+
+_W1 = [[[0, 1], [2, 3]], [[4, 2], [-2, -4]], [[3, -4], [5, 2]]]
+_X1 = [[[0, 1, -3, -1], [-2, 3, -2, 1]], [[4, 5, -2, 3], [2, -1, -4, 7]]]
+_DELTA1 = [[[2, -1, -1], [2, -2, 3], [2, 2, 1]], [[0, 0, -3], [2, 7, -1], [8, 7, 2]]]
+
+
+def _handout(name: str, title: str, layer: tuple[int, int, int, int], **arrays: np.ndarray) -> LayerCase:
+    return LayerCase(name, title, True, *layer, **arrays)
+
+
+def _handout_cases() -> tuple[tuple[LayerCase, ...], tuple[LayerCase, ...]]:
+    w1, b1, x1 = np.array(_W1), np.array([0, 1, 2]), np.array(_X1)
+    w2, b2, x2 = np.arange(120).reshape(5, 3, 8), np.arange(5), np.arange(72).reshape(3, 3, 8)
+    w3, b3, x3 = np.arange(-7.5, 7.5, 1).reshape(3, 5, 1), np.arange(3), np.arange(100).reshape(4, 5, 5)
+    f32 = np.float32
+    forward = (
+        _handout("1", "the handout's introduction example", (2, 3, 2, 1), weight=w1, bias=b1, x=x1),
+        _handout("2", "kernel as long as the input", (3, 5, 8, 1), weight=w2, bias=b2, x=x2),
+        _handout("3", "kernel of size 1 with half-integer weights", (5, 3, 1, 1), weight=w3, bias=b3, x=x3),
+    )
+    backward = (
+        _handout("1", "the handout's introduction example", (2, 3, 2, 1),
+                 weight=w1, bias=b1, x=x1, delta=np.array(_DELTA1)),
+        _handout("2", "kernel as long as the input, float32", (3, 5, 8, 1),
+                 weight=w2.astype(f32), bias=b2.astype(f32), x=x2.astype(f32),
+                 delta=np.arange(15).reshape(3, 5, 1).astype(f32)),
+        _handout("3", "kernel of size 1, float32 input", (5, 3, 1, 1),
+                 weight=w3, bias=b3, x=x3.astype(f32), delta=np.arange(60).reshape(4, 3, 5).astype(f32)),
+    )
+    return forward, backward
+
+
+# --- hidden cases ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Spec:
+    name: str
+    title: str
+    in_channels: int
+    out_channels: int
+    kernel_size: int
+    stride: int
+    batch: int
+    input_size: int
+    dtype: str = "float64"
+    """``float64``, ``float32``, or ``int`` (integer x and delta with fractional weights and bias)."""
+    denominator: int = 4
+
+
+_HIDDEN = (
+    _Spec("stride_not_dividing", "a stride that does not divide input_size - kernel_size", 3, 4, 3, 2, 2, 10),
+    _Spec("stride_above_kernel", "a stride larger than the kernel (some inputs are skipped)", 2, 3, 2, 3, 2, 13),
+    _Spec("kernel_equals_input", "a kernel as long as the input, with stride 2", 3, 2, 6, 2, 2, 6),
+    _Spec("batch_one", "a batch of one", 2, 3, 3, 1, 1, 9),
+    _Spec("single_in_channel", "a single input channel", 1, 4, 3, 2, 3, 11),
+    _Spec("single_out_channel", "a single output channel", 4, 1, 2, 1, 2, 7),
+    _Spec("float32", "float32 weights, bias and input", 3, 2, 4, 2, 2, 12, dtype="float32"),
+    _Spec("integer_input", "integer input with fractional weights", 2, 3, 3, 2, 2, 11, dtype="int"),
+    _Spec("large_stride_three", "a longer input with stride 3", 6, 5, 7, 3, 4, 250, denominator=8),
+    _Spec("large_stride_one", "a longer input with stride 1", 8, 7, 5, 1, 3, 128, denominator=8),
+)
+
+
+def _dyadic(rng: np.random.Generator, shape: tuple[int, ...], denominator: int) -> np.ndarray:
+    # Numerators in [-8, 8]: products stay below 2**6 and sums of a few thousand stay exact in float32.
+    values = rng.integers(-8, 9, size=shape) / denominator
+    if values.size > 1 and np.all(values == np.round(values)):
+        values.flat[0] = 1 / denominator  # guarantee a fractional value so integer truncation shows
+    return values
+
+
+def _hidden_case(spec: _Spec, rng: np.random.Generator) -> LayerCase:
+    shape_w = (spec.out_channels, spec.in_channels, spec.kernel_size)
+    shape_x = (spec.batch, spec.in_channels, spec.input_size)
+    output_size = get_conv1d_output_size(spec.input_size, spec.kernel_size, spec.stride)
+    shape_delta = (spec.batch, spec.out_channels, output_size)
+    weight = _dyadic(rng, shape_w, spec.denominator)
+    bias = _dyadic(rng, (spec.out_channels,), spec.denominator)
+    if spec.dtype == "int":
+        x = rng.integers(-9, 10, size=shape_x)
+        delta = rng.integers(-5, 6, size=shape_delta)
+    else:
+        x = _dyadic(rng, shape_x, spec.denominator)
+        delta = _dyadic(rng, shape_delta, spec.denominator)
+    if spec.dtype == "float32":
+        weight, bias, x, delta = (a.astype(np.float32) for a in (weight, bias, x, delta))
+    return LayerCase(
+        spec.name, spec.title, False, spec.in_channels, spec.out_channels, spec.kernel_size, spec.stride,
+        weight=weight, bias=bias, x=x, delta=delta,
+    )
+
+
+_SIZE_CASES = (
+    SizeCase(4, 2, 1),
+    SizeCase(10, 3, 2),
+    SizeCase(13, 2, 3),
+    SizeCase(6, 6, 1),
+    SizeCase(6, 6, 4),
+    SizeCase(100, 5, 7),
+    SizeCase(250, 7, 3),
+    SizeCase(9, 4, 5),
+)
+
+
+@cache
+def build_cases(seed: int) -> CaseSet:
+    """The full set of cases for a seed. Cached: expected values are computed once per process."""
+    forward, backward = _handout_cases()
+    rng = np.random.default_rng(seed)
+    hidden = tuple(_hidden_case(spec, rng) for spec in _HIDDEN)
+    for array in (a for case in (*forward, *backward, *hidden) for a in case.inputs.values()):
+        array.flags.writeable = False
+    return CaseSet(output_size=_SIZE_CASES, forward=forward + hidden, backward=backward + hidden)
