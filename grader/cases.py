@@ -99,7 +99,11 @@ def _expected_forward(case: LayerCase) -> np.ndarray:
 def _expected_backward(case: LayerCase) -> dict[str, np.ndarray]:
     assert case.delta is not None, f"case {case.name} has no delta"
     grads = dict(
-        zip(("dx", "grad_weight", "grad_bias"), conv1d_backward(case.x, case.weight, case.delta, case.stride), strict=True)
+        zip(
+            ("dx", "grad_weight", "grad_bias"),
+            conv1d_backward(case.x, case.weight, case.delta, case.stride),
+            strict=True,
+        )
     )
     for array in grads.values():
         array.flags.writeable = False
@@ -137,13 +141,27 @@ def _handout_cases() -> tuple[tuple[LayerCase, ...], tuple[LayerCase, ...]]:
         _handout("3", "kernel of size 1 with half-integer weights", (5, 3, 1, 1), weight=w3, bias=b3, x=x3),
     )
     backward = (
-        _handout("1", "the handout's introduction example", (2, 3, 2, 1),
-                 weight=w1, bias=b1, x=x1, delta=np.array(_DELTA1)),
-        _handout("2", "kernel as long as the input, float32", (3, 5, 8, 1),
-                 weight=w2.astype(f32), bias=b2.astype(f32), x=x2.astype(f32),
-                 delta=np.arange(15).reshape(3, 5, 1).astype(f32)),
-        _handout("3", "kernel of size 1, float32 input", (5, 3, 1, 1),
-                 weight=w3, bias=b3, x=x3.astype(f32), delta=np.arange(60).reshape(4, 3, 5).astype(f32)),
+        _handout(
+            "1", "the handout's introduction example", (2, 3, 2, 1), weight=w1, bias=b1, x=x1, delta=np.array(_DELTA1)
+        ),
+        _handout(
+            "2",
+            "kernel as long as the input, float32",
+            (3, 5, 8, 1),
+            weight=w2.astype(f32),
+            bias=b2.astype(f32),
+            x=x2.astype(f32),
+            delta=np.arange(15).reshape(3, 5, 1).astype(f32),
+        ),
+        _handout(
+            "3",
+            "kernel of size 1, float32 input",
+            (5, 3, 1, 1),
+            weight=w3,
+            bias=b3,
+            x=x3.astype(f32),
+            delta=np.arange(60).reshape(4, 3, 5).astype(f32),
+        ),
     )
     return forward, backward
 
@@ -204,8 +222,17 @@ def _hidden_case(spec: _Spec, rng: np.random.Generator) -> LayerCase:
     if spec.dtype == "float32":
         weight, bias, x, delta = (a.astype(np.float32) for a in (weight, bias, x, delta))
     return LayerCase(
-        spec.name, spec.title, False, spec.in_channels, spec.out_channels, spec.kernel_size, spec.stride,
-        weight=weight, bias=bias, x=x, delta=delta,
+        spec.name,
+        spec.title,
+        False,
+        spec.in_channels,
+        spec.out_channels,
+        spec.kernel_size,
+        spec.stride,
+        weight=weight,
+        bias=bias,
+        x=x,
+        delta=delta,
     )
 
 

@@ -95,12 +95,12 @@ def describe(comparison: Comparison, name: str, *, visible: bool) -> str:
         extra = f" (it converts to shape {c.actual_shape})" if c.actual_shape is not None else ""
         return f"`{name}` should be a numpy.ndarray but is a {got}{extra}."
     if c.verdict == "shape":
-        return (
-            f"`{name}` has shape {c.actual_shape} but should have shape {c.expected_shape}."
-        )
+        return f"`{name}` has shape {c.actual_shape} but should have shape {c.expected_shape}."
     share = c.mismatched / c.total if c.total else 0.0
-    parts = [f"`{name}` has the right shape {c.expected_shape} but {c.mismatched} of {c.total} values "
-             f"({share:.0%}) are wrong"]
+    parts = [
+        f"`{name}` has the right shape {c.expected_shape} but {c.mismatched} of {c.total} values "
+        f"({share:.0%}) are wrong"
+    ]
     if c.nan_count or c.inf_count:
         parts.append(f"; it holds {c.nan_count} NaN and {c.inf_count} infinite values")
     # Error sizes are shown for visible tests only: absolute and relative error together give away

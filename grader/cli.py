@@ -1,0 +1,172 @@
+"""``conv1d-grader``: grade one file, batch-grade a folder, or serve the web service.
+
+The commands only parse arguments, call :func:`grader.grade` (or the batch and service layers built on it)
+and print; every grader fault is translated here, once, into a message and exit code 2.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from grader.batch import Entry, Summary, discover, grade_folder
+from grader.config import Config, load_config
+from grader.engine import grade
+from grader.errors import GraderError
+from grader.report import gradebook_csv, render, to_gradescope, to_json, to_markdown
+
+_config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="TOML file with rubric, tolerances and limits (merged over the shipped defaults).",
+)
+
+
+def _translating_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except GraderError as exc:
+            click.echo(f"conv1d-grader: {exc.message}", err=True)
+            sys.exit(2)
+
+    return wrapper
+
+
+def _load(config_path: Path | None) -> Config:
+    return load_config(config_path)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="conv1d-autograder")
+def main() -> None:
+    """Autograder for Assignment 2 Part A (Conv1d)."""
+
+
+@main.command("grade")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "gradescope"]),
+    default="table",
+    show_default=True,
+    help="table for people, json for programs (the student view), gradescope for results.json.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+@_config_option
+@_translating_errors
+def grade_command(file: Path, fmt: str, as_json: bool, config_path: Path | None) -> None:
+    """Grade one nn.py and print the verdict."""
+    result = grade(file, _load(config_path))
+    if as_json:
+        fmt = "json"
+    if fmt == "json":
+        click.echo(to_json(result))
+    elif fmt == "gradescope":
+        click.echo(json.dumps(to_gradescope(result), indent=2))
+    else:
+        console = Console()
+        render(result, console)
+        for warning in result.warnings:
+            console.print(f"[bold red]WARNING:[/] {warning}")
+
+
+def _write_reports(folder: Path, entry: Entry) -> None:
+    if entry.result is None:
+        (folder / f"{entry.name}.error.txt").write_text(f"{entry.error}\n", "utf-8")
+        return
+    (folder / f"{entry.name}.json").write_text(to_json(entry.result, public=False), "utf-8")
+    (folder / f"{entry.name}.md").write_text(to_markdown(entry.result), "utf-8")
+
+
+@main.command("batch")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, help="Parallel workers [default: cores].")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("grades.csv"),
+    show_default=True,
+    help="Gradebook CSV to write.",
+)
+@click.option(
+    "--reports",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder for one JSON and one Markdown report per submission.",
+)
+@click.option("--no-progress", is_flag=True, help="No progress bar (for logs).")
+@_config_option
+@_translating_errors
+def batch_command(
+    folder: Path, jobs: int | None, out: Path, reports: Path | None, no_progress: bool, config_path: Path | None
+) -> None:
+    """Grade every *.py in FOLDER and every FOLDER/*/nn.py, write a gradebook and print a summary."""
+    config = _load(config_path)
+    submissions = discover(folder)
+    console = Console(stderr=True)
+    if reports is not None:
+        reports.mkdir(parents=True, exist_ok=True)
+
+    with Progress(
+        TextColumn("grading"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[last]}"),
+        console=console,
+        disable=no_progress,
+        transient=False,
+    ) as progress:
+        task = progress.add_task("grading", total=len(submissions), last="")
+
+        def done(entry: Entry) -> None:
+            if reports is not None:
+                _write_reports(reports, entry)
+            progress.update(task, advance=1, last=entry.name)
+
+        entries = grade_folder(submissions, config, jobs=jobs, on_done=done)
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(gradebook_csv(e.row() for e in entries), "utf-8")
+    summary = Summary.of(entries)
+    q1_max, q2_max = config.rubric.q1.points, config.rubric.q2.points
+    click.echo(
+        f"graded {summary.count} submissions from {folder}: mean q1 {summary.mean_q1:.2f}/{q1_max:g}, "
+        f"mean q2 {summary.mean_q2:.2f}/{q2_max:g}, mean total {summary.mean_score:.2f}/{q1_max + q2_max:g}"
+    )
+    click.echo("status: " + ", ".join(f"{status} {n}" for status, n in sorted(summary.by_status.items())))
+    click.echo(f"gradebook: {out}" + (f"; reports: {reports}" if reports is not None else ""))
+    warnings = {w for e in entries if e.result is not None for w in e.result.warnings}
+    for warning in sorted(warnings):
+        click.secho(f"WARNING: {warning}", fg="red", bold=True, err=True)
+    for entry in entries:
+        if entry.error is not None:
+            click.secho(f"grader error on {entry.path}: {entry.error}", fg="red", err=True)
+    if any(e.error is not None for e in entries):
+        sys.exit(1)
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--data", type=click.Path(file_okay=False, path_type=Path), default=None, help="Data folder.")
+@_config_option
+@_translating_errors
+def serve_command(host: str, port: int, data: Path | None, config_path: Path | None) -> None:
+    """Run the grading web service under uvicorn."""
+    from grader.service import serve  # deferred: the CLI should not pay for FastAPI unless serving
+
+    serve(host=host, port=port, data=data, config_path=config_path)

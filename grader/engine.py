@@ -1,0 +1,143 @@
+"""``grade(submission, config) -> Result``: the one function the CLI and the web service call."""
+
+from __future__ import annotations
+
+import difflib
+import threading
+import time
+from pathlib import Path
+
+from grader.cases import build_cases
+from grader.config import Config, load_config
+from grader.errors import SubmissionError
+from grader.hints import likely_cause
+from grader.models import QuestionResult, Result
+from grader.runner import LoadOutcome, RunReport, Runner
+from grader.scoring import failure_text, plan_calls, score
+from grader.submission import FILENAME, Submission, checked_source
+
+REQUIRED_NAMES = ("get_conv1d_output_size", "Conv1d")
+
+_default_runner: Runner | None = None
+_default_runner_lock = threading.Lock()
+
+
+def default_runner() -> Runner:
+    """The process-wide sandbox runner, started on first use and shared by every thread."""
+    global _default_runner
+    with _default_runner_lock:
+        if _default_runner is None:
+            from grader.sandbox import SandboxRunner  # deferred: importing it must not start anything
+
+            _default_runner = SandboxRunner()
+        return _default_runner
+
+
+def grade(
+    submission: Submission | str | Path,
+    config: Config | None = None,
+    *,
+    runner: Runner | None = None,
+) -> Result:
+    """Grade one submission.
+
+    Faults of the submission (not Python, a syntax error, a file that does not load) come back as a
+    ``rejected`` result with a message for the student; only faults of the grader itself raise
+    (:class:`~grader.errors.GraderFault`).
+    """
+    started = time.perf_counter()
+    if not isinstance(submission, Submission):
+        submission = Submission.from_path(submission)
+    config = config or load_config()
+    cases = build_cases(config.cases.seed)
+
+    def result(**fields: object) -> Result:
+        questions: tuple[QuestionResult, ...] = fields.pop("questions")  # type: ignore[assignment]
+        return Result(
+            submission=submission.name,
+            score=round(sum(q.score for q in questions), 6),
+            max_score=round(sum(q.max_score for q in questions), 6),
+            questions=questions,
+            execution_time=round(time.perf_counter() - started, 6),
+            **fields,
+        )
+
+    try:
+        source = checked_source(submission, config.limits.max_upload_bytes)
+    except SubmissionError as exc:
+        return result(status="rejected", messages=(exc.message,), questions=score(cases, config, (), None, exc.message))
+
+    calls = plan_calls(cases)
+    report: RunReport = (runner or default_runner()).run(source, FILENAME, calls, config.limits.runner_limits())
+    operator = {"isolation": report.isolation, "warnings": report.warnings}
+
+    if report.load.status != "ok":
+        message = load_failure_message(report.load)
+        return result(
+            status="rejected", messages=(message,), questions=score(cases, config, (), None, message), **operator
+        )
+
+    messages = missing_name_messages(report.load.names)
+    if len(messages) == len(REQUIRED_NAMES):
+        reason = " ".join(messages)
+        return result(
+            status="rejected", messages=tuple(messages), questions=score(cases, config, (), None, reason), **operator
+        )
+
+    questions = score(cases, config, report.calls, likely_cause)
+    messages += starter_messages(report)
+    return result(status="graded", messages=tuple(messages), questions=questions, **operator)
+
+
+def load_failure_message(load: LoadOutcome) -> str:
+    """Why the module did not load, for the student."""
+    failure = load.failure
+    if load.status == "timeout":
+        return (
+            f"nn.py did not finish loading ({load.detail or 'time limit'}). Code at the top level of the file "
+            "runs when it is imported: move experiments, training loops and input() calls under "
+            "`if __name__ == '__main__':`."
+        )
+    if load.status == "crashed" or failure is None:
+        return f"The process running nn.py died while loading it: {load.detail or 'no reason given'}."
+    line = f" (line {failure.line})" if failure.line else ""
+    if failure.module is not None and failure.type in ("ModuleNotFoundError", "ImportError"):
+        top = failure.module.split(".")[0]
+        if top == "mytorch":
+            return (
+                f"nn.py imports `{failure.module}`{line}, but the grader runs nn.py on its own, without the rest "
+                "of your mytorch package. Copy what you need into nn.py, or remove the import."
+            )
+        return (
+            f"nn.py imports `{failure.module}`{line}, which the grader does not provide: only numpy and the Python "
+            "standard library are available. Remove the import and use numpy."
+        )
+    return f"nn.py could not be loaded: {failure_text(failure)}"
+
+
+def missing_name_messages(names: tuple[str, ...]) -> list[str]:
+    """One message per required name the module does not define, suggesting what it has instead."""
+    lowered = {name.lower(): name for name in names}
+    messages = []
+    for required in REQUIRED_NAMES:
+        if required in names:
+            continue
+        near = [lowered[n] for n in difflib.get_close_matches(required.lower(), list(lowered), n=3, cutoff=0.7)]
+        found = f" It defines {', '.join(f'`{n}`' for n in near)}: names are case-sensitive." if near else ""
+        messages.append(f"nn.py defines no `{required}`.{found}")
+    return messages
+
+
+def starter_messages(report: RunReport) -> list[str]:
+    """A note when the starter's ``NotImplementedError`` is still in place somewhere."""
+    where = sorted(
+        {
+            c.failure.where
+            for c in report.calls
+            if c.failure is not None and c.failure.type == "NotImplementedError" and c.failure.where != "__init__"
+        }
+    )
+    if not where:
+        return []
+    names = ", ".join(f"`{'Conv1d.' if w in ('forward', 'backward') else ''}{w}`" for w in where)
+    return [f"The starter's NotImplementedError is still in place in {names}: those tests score zero."]

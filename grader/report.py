@@ -1,0 +1,168 @@
+"""Ways to show a :class:`~grader.models.Result`: terminal table, JSON, Gradescope, CSV and Markdown."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from rich.console import Console, Group
+from rich.markup import escape
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from grader.models import Result, TestResult
+
+GRADEBOOK_COLUMNS = ("submission", "q1", "q2", "score", "max_score", "status")
+
+_STATUS_STYLE = {
+    "passed": "green",
+    "failed": "red",
+    "error": "red",
+    "timeout": "yellow",
+    "crashed": "magenta",
+}
+
+
+def _points(value: float) -> str:
+    return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+def to_json(result: Result, *, public: bool = True, indent: int | None = 2) -> str:
+    """The result as JSON; the public view unless ``public`` is False (instructor reports)."""
+    view = result.public() if public else result
+    return view.model_dump_json(indent=indent)
+
+
+def _gradescope_output(test: TestResult) -> str:
+    parts = [test.feedback]
+    if test.visibility == "visible" and test.output:
+        parts.append(f"Your code printed:\n{test.output}")
+    return "\n\n".join(parts)
+
+
+def to_gradescope(result: Result) -> dict[str, Any]:
+    """Gradescope's ``results.json``: one entry per test, visibility carried over from the config."""
+    public = result.public()
+    return {
+        "score": public.score,
+        "execution_time": round(public.execution_time, 3),
+        "output": "\n".join(public.messages),
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": [
+            {
+                "name": f"{question.id.upper()} {question.title}: {test.name}",
+                "number": f"{question.id[1:]}.{i}",
+                "score": round(test.score, 4),
+                "max_score": round(test.max_score, 4),
+                "status": "passed" if test.status == "passed" else "failed",
+                "visibility": test.visibility,
+                "output": _gradescope_output(test),
+                "tags": [question.id, test.status],
+            }
+            for question in public.questions
+            for i, test in enumerate(question.tests, start=1)
+        ],
+    }
+
+
+def gradebook_row(result: Result) -> dict[str, str]:
+    """The result's row in the gradebook CSV."""
+    return {
+        "submission": result.submission,
+        "q1": _points(result.question("q1").score),
+        "q2": _points(result.question("q2").score),
+        "score": _points(result.score),
+        "max_score": _points(result.max_score),
+        "status": result.status,
+    }
+
+
+def gradebook_csv(rows: Iterable[dict[str, str]]) -> str:
+    """Rows (see :func:`gradebook_row`) as CSV text with a header."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=GRADEBOOK_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def render(result: Result, console: Console, *, public: bool = True) -> None:
+    """A readable table per question, with feedback under each test that did not pass."""
+    view = result.public() if public else result
+    header = Text.assemble(
+        (view.submission, "bold"),
+        f"  {_points(view.score)} / {_points(view.max_score)}  ",
+        (view.status, "green" if view.status == "graded" else "red"),
+        f"  ({view.execution_time * 1000:.0f} ms)",
+    )
+    body: list[Any] = [header]
+    body += [Text(f"! {m}", style="yellow") for m in view.messages]
+    body += [Text(f"warning: {w}", style="bold red") for w in view.warnings]
+    for question in view.questions:
+        table = Table(
+            title=f"{question.id.upper()} {question.title}: {_points(question.score)} / {_points(question.max_score)}",
+            title_justify="left",
+            expand=True,
+            show_lines=False,
+        )
+        table.add_column("test", no_wrap=True)
+        table.add_column("status", no_wrap=True)
+        table.add_column("points", justify="right", no_wrap=True)
+        table.add_column("feedback", ratio=1)
+        for test in question.tests:
+            style = _STATUS_STYLE[test.status]
+            feedback = "" if test.status == "passed" else test.feedback
+            if test.output and test.status != "passed":
+                feedback += f"\nprinted: {test.output[:200]}"
+            table.add_row(
+                escape(test.name) + ("" if test.visibility == "visible" else f" [dim]({test.visibility})[/]"),
+                f"[{style}]{test.status}[/]",
+                f"{_points(test.score)}/{_points(test.max_score)}",
+                escape(feedback),
+            )
+        body.append(table)
+    console.print(Panel(Group(*body), expand=True))
+
+
+def to_markdown(result: Result, *, public: bool = False) -> str:
+    """A per-student report; the instructor's version (``public=False``) adds the numeric diagnostics."""
+    view = result.public() if public else result
+    lines = [
+        f"# {view.submission}: {_points(view.score)} / {_points(view.max_score)} ({view.status})",
+        "",
+    ]
+    lines += [f"> {m}" for m in view.messages]
+    lines += [f"> **warning:** {w}" for w in view.warnings]
+    for question in view.questions:
+        lines += [
+            "",
+            f"## {question.id.upper()} {question.title}: {_points(question.score)} / {_points(question.max_score)}",
+            "",
+            "| test | visibility | status | points |",
+            "|---|---|---|---|",
+        ]
+        lines += [
+            f"| `{t.name}` | {t.visibility} | {t.status} | {_points(t.score)} / {_points(t.max_score)} |"
+            for t in question.tests
+        ]
+        for test in question.tests:
+            if test.status == "passed":
+                continue
+            lines += ["", f"### `{test.name}` ({test.status}, {test.seconds * 1000:.1f} ms)", "", test.feedback]
+            if test.output:
+                lines += ["", "Printed:", "", "```", test.output, "```"]
+            if test.diagnostics is not None and not public:
+                lines += [
+                    "",
+                    "Diagnostics (instructor only):",
+                    "",
+                    "```json",
+                    json.dumps(test.diagnostics.model_dump(exclude_defaults=True), indent=1),
+                    "```",
+                ]
+    return "\n".join(lines) + "\n"

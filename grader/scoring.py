@@ -1,0 +1,290 @@
+"""Turn what the runner brought back into scored tests and questions.
+
+Every comparison happens here, in the grader's process, against values computed by the reference. The
+rubric decides the points: q1 is the output-size test plus one test per forward case; q2 is one test per
+backward case and gradient (``dx``, ``grad_weight``, ``grad_bias``), each gradient's share of q2 split evenly
+over the cases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+
+from grader.cases import OUTPUT_SIZE_TEST, CaseSet, LayerCase
+from grader.compare import compare_array, describe, scalar_value
+from grader.config import Config, Visibility
+from grader.models import QuestionResult, TestResult, TestStatus
+from grader.runner import Call, CallOutcome, Failure, Op, Returned
+
+GRADIENTS = ("dx", "grad_weight", "grad_bias")
+
+HintFn = Callable[
+    [
+        Op,
+        str,
+        tuple[int, int, int, int] | None,
+        tuple[int, int, int] | None,
+        Mapping[str, np.ndarray],
+        Returned,
+        float,
+        float,
+    ],
+    str | None,
+]
+"""Signature of :func:`grader.hints.likely_cause`."""
+
+_WHAT = {
+    "get_conv1d_output_size": "get_conv1d_output_size",
+    "__init__": "Conv1d.__init__",
+    "forward": "Conv1d.forward",
+    "backward": "Conv1d.backward",
+    "import": "importing nn.py",
+    "runner": "the grader",
+}
+
+_VALUE_LABEL = {
+    "out": "the output of forward",
+    "dx": "the gradient returned by backward",
+    "grad_weight": "layer.grad_weight",
+    "grad_bias": "layer.grad_bias",
+}
+
+
+def plan_calls(cases: CaseSet) -> list[Call]:
+    """One call per output-size triple, per forward case and per backward case, in report order."""
+    calls = [
+        Call(key=f"output_size/{i}", op="output_size", sizes=case.args) for i, case in enumerate(cases.output_size)
+    ]
+    for case in cases.forward:
+        inputs = {k: v for k, v in case.inputs.items() if k != "delta"}
+        calls.append(Call(key=f"forward/{case.name}", op="forward", layer=case.layer, arrays=inputs))
+    calls.extend(
+        Call(key=f"backward/{case.name}", op="backward", layer=case.layer, arrays=case.inputs)
+        for case in cases.backward
+    )
+    return calls
+
+
+def failure_text(failure: Failure) -> str:
+    """One paragraph on an exception the submission raised."""
+    what = _WHAT.get(failure.where, failure.where)
+    line = f" (nn.py line {failure.line})" if failure.line else ""
+    if failure.type == "NotImplementedError":
+        return (
+            f"{what} still raises NotImplementedError{line}: the starter code is still in place. "
+            "Replace the `raise NotImplementedError` with your implementation."
+        )
+    message = f": {failure.message}" if failure.message else ""
+    return f"{what} raised {failure.type}{line}{message}"
+
+
+def _status_text(outcome: CallOutcome, limits_note: str) -> str:
+    if outcome.status == "timeout":
+        return f"Timed out: {outcome.detail or limits_note}. Look for a loop that never ends or a slow bound."
+    if outcome.status == "crashed":
+        return (
+            f"The process running your code died: {outcome.detail or 'no reason given'}. "
+            "This test scored zero; the other tests ran in a fresh process."
+        )
+    if outcome.status == "skipped":
+        return f"Not run: {outcome.detail or 'the submission used up its time budget on earlier tests'}."
+    if outcome.failure is None:
+        return outcome.detail
+    return failure_text(outcome.failure)
+
+
+_STATUS: dict[str, TestStatus] = {"error": "error", "timeout": "timeout", "skipped": "timeout", "crashed": "crashed"}
+
+
+class _Scorer:
+    def __init__(
+        self,
+        cases: CaseSet,
+        config: Config,
+        outcomes: Mapping[str, CallOutcome],
+        hint: HintFn | None,
+        not_run: str,
+    ) -> None:
+        self.cases = cases
+        self.not_run = not_run
+        self.config = config
+        self.outcomes = outcomes
+        self.hint = hint
+        self.rtol = config.tolerance.rtol
+        self.atol = config.tolerance.atol
+        limits = config.limits
+        self.limits_note = (
+            f"the limit is {limits.cpu_seconds:g} s of CPU time and {limits.wall_seconds:g} s of wall time"
+        )
+
+    def outcome(self, key: str) -> CallOutcome:
+        """The call's outcome; a call the runner never got to counts as an error with the reason why."""
+        return self.outcomes.get(key) or CallOutcome(key=key, status="error", detail=f"Not run: {self.not_run}")
+
+    def visibility(self, name: str, visible: bool) -> Visibility:
+        overrides = self.config.visibility.overrides
+        if name in overrides:
+            return overrides[name]
+        return "visible" if visible else self.config.visibility.hidden
+
+    def output_size_test(self, points: float) -> TestResult:
+        n = len(self.cases.output_size)
+        right, wrong, seconds, outputs = 0, [], 0.0, []
+        statuses: list[str] = []
+        for i, case in enumerate(self.cases.output_size):
+            outcome = self.outcome(f"output_size/{i}")
+            seconds += outcome.seconds
+            statuses.append(outcome.status)
+            if outcome.output:
+                outputs.append(outcome.output)
+            call = f"get_conv1d_output_size{case.args}"
+            if outcome.status != "ok":
+                wrong.append(f"{call}: {_status_text(outcome, self.limits_note)}")
+                continue
+            returned = outcome.values.get("size", Returned(kind="none", type_name="builtins.NoneType"))
+            value = scalar_value(returned)
+            if value == case.expected:
+                right += 1
+                continue
+            got = repr(returned.scalar) if returned.scalar is not None else f"a {returned.type_name}"
+            text = f"{call} returned {got}, expected {case.expected}"
+            hint = self.hint and self.hint("output_size", "size", None, case.args, {}, returned, self.rtol, self.atol)
+            wrong.append(text + (f". {hint}" if hint else ""))
+        status: TestStatus = "passed"
+        if wrong:
+            status = "error" if all(s == "error" for s in statuses) else "failed"
+            status = _STATUS.get(statuses[0], status) if len(set(statuses)) == 1 and statuses[0] != "ok" else status
+        feedback = (
+            f"All {n} output sizes are right."
+            if not wrong
+            else f"{right} of {n} output sizes are right.\n" + "\n".join(wrong)
+        )
+        return TestResult(
+            name=OUTPUT_SIZE_TEST,
+            question="q1",
+            visibility=self.visibility(OUTPUT_SIZE_TEST, True),
+            status=status,
+            score=points * right / n,
+            max_score=points,
+            feedback=feedback,
+            seconds=seconds,
+            output="".join(outputs),
+        )
+
+    def value_test(
+        self,
+        *,
+        name: str,
+        question: str,
+        case: LayerCase,
+        op: Op,
+        component: str,
+        expected: np.ndarray,
+        points: float,
+    ) -> TestResult:
+        visibility = self.visibility(name, case.visible)
+        outcome = self.outcome(f"{op}/{case.name}")
+        context = "" if case.visible else f"\nCase: {case.title}; {case.describe()}."
+        common = {
+            "name": name,
+            "question": question,
+            "visibility": visibility,
+            "max_score": points,
+            "seconds": outcome.seconds,
+            "output": outcome.output,
+        }
+        if outcome.status != "ok":
+            return TestResult(
+                status=_STATUS[outcome.status],
+                score=0.0,
+                feedback=_status_text(outcome, self.limits_note) + context,
+                **common,
+            )
+        returned = outcome.values.get(component, Returned(kind="none", type_name="builtins.NoneType"))
+        comparison = compare_array(returned, expected, self.rtol, self.atol)
+        if comparison.verdict == "match":
+            return TestResult(
+                status="passed",
+                score=points,
+                feedback=f"{_VALUE_LABEL[component]} is right.",
+                diagnostics=comparison,
+                **common,
+            )
+        hint = None
+        if self.hint is not None:
+            hint = self.hint(op, component, case.layer, None, case.inputs, returned, self.rtol, self.atol)
+        feedback = describe(comparison, _VALUE_LABEL[component], visible=visibility == "visible")
+        if returned.kind == "none" and component != "dx":
+            feedback += f" Set `self.{component}` in backward."
+        if hint:
+            feedback += f"\nLikely cause: {hint}"
+        return TestResult(
+            status="failed", score=0.0, feedback=feedback + context, hint=hint, diagnostics=comparison, **common
+        )
+
+
+def _even(points: float, count: int) -> float:
+    return points / count if count else 0.0
+
+
+def score(
+    cases: CaseSet,
+    config: Config,
+    outcomes: Sequence[CallOutcome],
+    hint: HintFn | None,
+    not_run: str = "the grader did not get to this test",
+) -> tuple[QuestionResult, QuestionResult]:
+    """The two questions, scored from the outcome of each planned call.
+
+    A planned call without an outcome (all of them for a submission that never loaded) scores zero with
+    ``not_run`` as the reason.
+    """
+    scorer = _Scorer(cases, config, {o.key: o for o in outcomes}, hint, not_run)
+    q1, q2 = config.rubric.q1, config.rubric.q2
+
+    forward_points = _even(q1.points - q1.output_size_points, len(cases.forward))
+    q1_tests = [scorer.output_size_test(q1.output_size_points)]
+    q1_tests += [
+        scorer.value_test(
+            name=case.test_name("forward"),
+            question="q1",
+            case=case,
+            op="forward",
+            component="out",
+            expected=case.expected_forward(),
+            points=forward_points,
+        )
+        for case in cases.forward
+    ]
+
+    shares = q2.components.model_dump()
+    total_share = sum(shares.values()) or 1.0
+    q2_tests = [
+        scorer.value_test(
+            name=f"{case.test_name('backward')} ({component})",
+            question="q2",
+            case=case,
+            op="backward",
+            component=component,
+            expected=case.expected_backward()[component],
+            points=_even(q2.points * shares[component] / total_share, len(cases.backward)),
+        )
+        for case in cases.backward
+        for component in GRADIENTS
+    ]
+    return (
+        _question("q1", q1.title, q1_tests),
+        _question("q2", q2.title, q2_tests),
+    )
+
+
+def _question(qid: str, title: str, tests: list[TestResult]) -> QuestionResult:
+    return QuestionResult(
+        id=qid,
+        title=title,
+        tests=tuple(tests),
+        score=round(sum(t.score for t in tests), 6),
+        max_score=round(sum(t.max_score for t in tests), 6),
+    )

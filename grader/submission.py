@@ -1,0 +1,86 @@
+"""A submitted file and the checks made on it before anything runs."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from pathlib import Path
+
+from grader.errors import (
+    BinarySubmission,
+    EmptySubmission,
+    OversizedSubmission,
+    SubmissionSyntaxError,
+)
+
+FILENAME = "nn.py"
+"""The name the submission's code runs under, whatever the uploaded file was called."""
+
+
+@dataclass(frozen=True)
+class Submission:
+    """The bytes of one hand-in and the name it is reported under."""
+
+    name: str
+    data: bytes
+
+    @classmethod
+    def from_path(cls, path: str | Path, name: str | None = None) -> Submission:
+        """Read a file; its name defaults to the handin folder for ``.../<student>/nn.py``, else the stem."""
+        path = Path(path)
+        if name is None:
+            name = path.parent.name if path.name == FILENAME and path.parent.name else path.stem
+        return cls(name=name, data=path.read_bytes())
+
+
+def _line_excerpt(source: str, line: int | None) -> str:
+    if line is None:
+        return ""
+    lines = source.splitlines()
+    if 1 <= line <= len(lines):
+        return f"\n    {line} | {lines[line - 1].rstrip()[:120]}"
+    return ""
+
+
+def checked_source(submission: Submission, max_bytes: int) -> str:
+    """The submission's text, or a :class:`~grader.errors.SubmissionError` naming what is wrong with it.
+
+    Nothing is executed: the syntax check only parses.
+    """
+    data = submission.data
+    if len(data) > max_bytes:
+        raise OversizedSubmission(
+            f"The file is {len(data):,} bytes; the limit is {max_bytes:,} bytes. Hand in only nn.py, "
+            "without data or outputs pasted into it.",
+            size=len(data),
+            limit=max_bytes,
+        )
+    if not data.strip():
+        raise EmptySubmission("The file is empty. Hand in your nn.py with your Conv1d in it.")
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        raise BinarySubmission(
+            f"The file contains NUL bytes (first at byte {nul}), so it is binary, not a "
+            "Python source file. Hand in the text file nn.py, not an archive, notebook export or .pyc."
+        )
+    try:
+        source = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise BinarySubmission(
+            f"The file is not UTF-8 text (invalid byte 0x{data[exc.start]:02x} at position {exc.start}). "
+            "Save nn.py as UTF-8."
+        ) from None
+    if source.lstrip().startswith("{") and '"nbformat"' in source:
+        raise SubmissionSyntaxError(
+            "The file is a Jupyter notebook (.ipynb), not Python. Hand in mytorch/nn.py itself.", line=None
+        )
+    try:
+        ast.parse(source, filename=FILENAME)
+    except SyntaxError as exc:
+        kind = type(exc).__name__
+        where = f"line {exc.lineno}" if exc.lineno else "an unknown line"
+        raise SubmissionSyntaxError(
+            f"nn.py is not valid Python: {kind} at {where}: {exc.msg}.{_line_excerpt(source, exc.lineno)}",
+            line=exc.lineno,
+        ) from None
+    return source
