@@ -12,7 +12,7 @@ from grader.config import Config, load_config
 from grader.errors import SubmissionError
 from grader.hints import likely_cause
 from grader.models import QuestionResult, Result
-from grader.runner import LoadOutcome, RunReport, Runner
+from grader.runner import LoadOutcome, Runner, RunReport
 from grader.scoring import failure_text, plan_calls, score
 from grader.submission import FILENAME, Submission, checked_source
 
