@@ -1,0 +1,55 @@
+"""A scripted runner: scoring and reporting tests run without starting a process or executing any code."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from grader.runner import Call, CallOutcome, Failure, LoadOutcome, Returned, RunReport
+from reference import conv1d_backward, conv1d_forward, get_conv1d_output_size
+
+NAMES = ("get_conv1d_output_size", "Conv1d")
+
+
+def array(value: np.ndarray) -> Returned:
+    return Returned(kind="ndarray", type_name="numpy.ndarray", array=np.asarray(value))
+
+
+def right_values(call: Call) -> dict[str, Returned]:
+    """What a correct submission returns for the call."""
+    if call.op == "output_size":
+        assert call.sizes is not None
+        return {"size": Returned(kind="int", type_name="builtins.int", scalar=get_conv1d_output_size(*call.sizes))}
+    assert call.layer is not None
+    a, stride = call.arrays, call.layer[3]
+    if call.op == "forward":
+        return {"out": array(conv1d_forward(a["x"], a["weight"], a["bias"], stride))}
+    dx, grad_weight, grad_bias = conv1d_backward(a["x"], a["weight"], a["delta"], stride)
+    return {"dx": array(dx), "grad_weight": array(grad_weight), "grad_bias": array(grad_bias)}
+
+
+def correct(call: Call) -> CallOutcome:
+    return CallOutcome(key=call.key, status="ok", values=right_values(call), seconds=0.001)
+
+
+def raising(call: Call, exc_type: str, message: str = "", where: str | None = None) -> CallOutcome:
+    where = where or ("get_conv1d_output_size" if call.op == "output_size" else call.op)
+    failure = Failure(where=where, type=exc_type, message=message, line=7)  # type: ignore[arg-type]
+    return CallOutcome(key=call.key, status="error", failure=failure)
+
+
+@dataclass
+class ScriptedRunner:
+    """Answers each call with ``respond(call)``; records what it was asked."""
+
+    respond: Callable[[Call], CallOutcome] = correct
+    load: LoadOutcome = field(default_factory=lambda: LoadOutcome(status="ok", names=NAMES))
+    runs: list[tuple[str, list[Call]]] = field(default_factory=list)
+
+    def run(self, source: str, filename: str, calls: Sequence[Call], limits: object) -> RunReport:
+        self.runs.append((source, list(calls)))
+        if self.load.status != "ok":
+            return RunReport(load=self.load, isolation="scripted")
+        return RunReport(load=self.load, calls=tuple(self.respond(c) for c in calls), isolation="scripted")

@@ -1,0 +1,342 @@
+"""grade() end to end with a scripted runner: scoring, statuses, messages and visibility, no processes."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from grader import Submission, grade, load_config
+from grader.cases import build_cases
+from grader.report import to_gradescope, to_json, to_markdown
+from grader.runner import Call, CallOutcome, Failure, LoadOutcome, Returned
+from tests.fakes import ScriptedRunner, array, correct, raising, right_values
+
+SOURCE = b"import numpy as np\n# the scripted runner never executes this\n"
+
+
+def run(respond=correct, *, load: LoadOutcome | None = None, data: bytes = SOURCE, config=None):
+    runner = ScriptedRunner(respond=respond) if load is None else ScriptedRunner(respond=respond, load=load)
+    return grade(Submission("student", data), config or load_config(), runner=runner), runner
+
+
+def test_correct_outcomes_earn_full_marks():
+    result, _ = run()
+    assert result.status == "graded"
+    assert (result.score, result.max_score) == (100, 100)
+    assert [q.score for q in result.questions] == [50, 50]
+    assert all(t.status == "passed" for t in result.tests())
+    assert result.messages == ()
+
+
+def test_every_hidden_situation_the_issue_names_is_a_case():
+    names = {c.name for c in build_cases(load_config().cases.seed).forward if not c.visible}
+    assert {
+        "stride_not_dividing",
+        "stride_above_kernel",
+        "kernel_equals_input",
+        "batch_one",
+        "single_in_channel",
+        "single_out_channel",
+        "float32",
+        "integer_input",
+    } <= names
+    assert any(name.startswith("large") for name in names)
+
+
+def test_tests_are_named_as_in_the_handout():
+    result, _ = run()
+    names = [t.name for t in result.tests()]
+    assert names[:4] == [
+        "test_get_conv1d_output_size",
+        "test_conv1d_forward_1",
+        "test_conv1d_forward_2",
+        "test_conv1d_forward_3",
+    ]
+    assert "test_conv1d_backward_2 (grad_weight)" in names
+
+
+def test_backward_timeout_keeps_forward_credit():
+    def hang_in_backward(call: Call) -> CallOutcome:
+        if call.op == "backward":
+            return CallOutcome(key=call.key, status="timeout", detail="exceeded the 2 s CPU limit in backward")
+        return correct(call)
+
+    result, _ = run(hang_in_backward)
+    assert result.question("q1").score == 50
+    assert result.question("q2").score == 0
+    q2 = result.question("q2").tests
+    assert {t.status for t in q2} == {"timeout"}
+    assert "exceeded the 2 s CPU limit in backward" in q2[0].feedback
+
+
+def test_a_crash_costs_only_its_own_test():
+    def crash_once(call: Call) -> CallOutcome:
+        if call.key == "forward/2":
+            return CallOutcome(key=call.key, status="crashed", detail="killed by SIGSEGV")
+        return correct(call)
+
+    result, _ = run(crash_once)
+    crashed = [t for t in result.tests() if t.status != "passed"]
+    assert [t.name for t in crashed] == ["test_conv1d_forward_2"]
+    assert crashed[0].status == "crashed" and "SIGSEGV" in crashed[0].feedback
+    assert result.score == pytest.approx(100 - crashed[0].max_score)
+
+
+def test_forward_bug_loses_points_only_in_q1_and_names_the_likely_cause():
+    def no_bias(call: Call) -> CallOutcome:
+        if call.op != "forward":
+            return correct(call)
+        bias = np.zeros_like(call.arrays["bias"])
+        return correct(replace(call, arrays={**call.arrays, "bias": bias}))
+
+    result, _ = run(no_bias)
+    assert result.question("q2").score == 50
+    assert result.question("q1").score == 5  # only the output-size test survives
+    failed = [t for t in result.tests() if t.status == "failed"]
+    assert failed and all(t.question == "q1" for t in failed)
+    assert all(t.hint and "bias" in t.hint for t in failed)
+
+
+def test_q2_components_are_scored_separately():
+    def bad_grad_bias(call: Call) -> CallOutcome:
+        outcome = correct(call)
+        if call.op != "backward":
+            return outcome
+        values = dict(outcome.values)
+        values["grad_bias"] = array(values["grad_bias"].array + 1)
+        return replace(outcome, values=values)
+
+    result, _ = run(bad_grad_bias)
+    q2 = result.question("q2")
+    assert q2.score == pytest.approx(40)  # grad_bias is 10 of q2's 50
+    assert {t.name.split(" ")[1] for t in q2.tests if t.status == "failed"} == {"(grad_bias)"}
+
+
+def test_syntax_error_is_rejected_with_its_line_without_running():
+    result, runner = run(data=b"import numpy as np\n\ndef f(:\n    pass\n")
+    assert result.status == "rejected"
+    assert result.score == 0
+    assert "line 3" in result.messages[0]
+    assert runner.runs == []
+    assert all(t.status == "error" and "line 3" in t.feedback for t in result.tests())
+
+
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        pytest.param(b"", "empty", id="empty"),
+        pytest.param(b"PK\x03\x04\x00\x00zip", "NUL bytes", id="binary"),
+        pytest.param("x = 'é'".encode("latin-1"), "not UTF-8", id="latin-1"),
+        pytest.param(b"x = 1\n" * 300_000, "limit is 1,048,576 bytes", id="oversized"),
+        pytest.param(b'{"cells": [], "nbformat": 4}', "Jupyter notebook", id="notebook"),
+    ],
+)
+def test_bad_files_are_rejected_with_a_message_naming_the_problem(data: bytes, words: str):
+    result, runner = run(data=data)
+    assert result.status == "rejected"
+    assert words in result.messages[0]
+    assert runner.runs == []
+
+
+@pytest.mark.parametrize(
+    ("module", "words"),
+    [
+        pytest.param("torch", "`torch`", id="torch"),
+        pytest.param("mytorch.nn", "without the rest of your mytorch package", id="mytorch"),
+    ],
+)
+def test_an_import_the_grader_lacks_is_named(module: str, words: str):
+    failure = Failure(
+        where="import", type="ModuleNotFoundError", message=f"No module named '{module}'", line=2, module=module
+    )
+    result, _ = run(load=LoadOutcome(status="error", failure=failure))
+    assert result.status == "rejected"
+    assert words in result.messages[0] and "line 2" in result.messages[0]
+
+
+def test_a_misnamed_class_is_pointed_out():
+    load = LoadOutcome(status="ok", names=("get_conv1d_output_size", "Conv1D", "Linear"))
+    result, _ = run(lambda c: correct(c) if c.op == "output_size" else raising(c, "AttributeError"), load=load)
+    assert result.status == "graded"
+    assert result.messages == ("nn.py defines no `Conv1d`. It defines `Conv1D`: names are case-sensitive.",)
+    assert result.score == 5
+
+
+def test_nothing_to_grade_is_rejected():
+    result, _ = run(load=LoadOutcome(status="ok", names=("helper",)))
+    assert result.status == "rejected"
+    assert len(result.messages) == 2
+
+
+def test_the_untouched_starter_is_named():
+    result, _ = run(lambda c: raising(c, "NotImplementedError", "TODO"))
+    assert result.score == 0
+    assert any("NotImplementedError is still in place" in m for m in result.messages)
+    assert "starter code is still in place" in result.tests()[1].feedback
+
+
+@pytest.mark.parametrize(
+    ("returned", "right"),
+    [
+        pytest.param(Returned(kind="int", type_name="numpy.int64", scalar=4), True, id="numpy-int"),
+        pytest.param(Returned(kind="float", type_name="numpy.float64", scalar=4.0), True, id="integral-float"),
+        pytest.param(Returned(kind="float", type_name="builtins.float", scalar=4.5), False, id="fraction"),
+        pytest.param(Returned(kind="bool", type_name="builtins.bool", scalar=True), False, id="bool"),
+    ],
+)
+def test_output_size_accepts_whole_numbers_of_any_type(returned: Returned, right: bool):
+    def answer(call: Call) -> CallOutcome:
+        if call.op == "output_size" and call.sizes == (10, 3, 2):
+            return CallOutcome(key=call.key, status="ok", values={"size": returned})
+        return correct(call)
+
+    result, _ = run(answer)
+    test = result.tests()[0]
+    assert (test.status == "passed") is right
+    if not right:
+        assert "get_conv1d_output_size(10, 3, 2)" in test.feedback
+
+
+def test_a_list_is_not_an_ndarray():
+    def as_list(call: Call) -> CallOutcome:
+        outcome = correct(call)
+        if call.op != "forward":
+            return outcome
+        value = outcome.values["out"].array
+        return replace(outcome, values={"out": Returned(kind="list", type_name="builtins.list", array=value)})
+
+    result, _ = run(as_list)
+    forward = result.tests()[1]
+    assert forward.status == "failed"
+    assert "should be a numpy.ndarray but is a builtins.list" in forward.feedback
+
+
+def test_nan_values_are_named():
+    def nan(call: Call) -> CallOutcome:
+        outcome = correct(call)
+        if call.key != "forward/1":
+            return outcome
+        value = outcome.values["out"].array.copy()
+        value[0, 0, 0] = np.nan
+        return replace(outcome, values={"out": array(value)})
+
+    result, _ = run(nan)
+    test = result.tests()[1]
+    assert test.status == "failed"
+    assert "1 NaN" in test.feedback and "1 of 18 values" in test.feedback
+
+
+def test_visible_failures_show_the_worst_element_and_hidden_ones_do_not():
+    def off(call: Call) -> CallOutcome:
+        outcome = correct(call)
+        if call.op != "forward":
+            return outcome
+        value = outcome.values["out"].array.copy()
+        value.flat[-1] += 1000.125
+        return replace(outcome, values={"out": array(value)})
+
+    result, _ = run(off)
+    visible = result.tests()[1]
+    hidden = next(t for t in result.tests() if t.name == "hidden_forward_batch_one")
+    assert "Worst at index" in visible.feedback and "expected" in visible.feedback
+    assert "Worst at index" not in hidden.feedback
+    assert "Conv1d(in_channels=2, out_channels=3, kernel_size=3, stride=1)" in hidden.feedback
+    assert "largest absolute error" not in hidden.feedback
+
+
+_NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
+
+
+def test_no_hidden_expected_value_appears_in_a_public_result():
+    def wrong_everywhere(call: Call) -> CallOutcome:
+        outcome = correct(call)
+        if call.op == "output_size":
+            return outcome
+        values = {k: array(v.array * 3 + 0.5) for k, v in outcome.values.items()}
+        return replace(outcome, values=values, output="print from student 12.5")
+
+    result, _ = run(wrong_everywhere)
+    public = json.loads(to_json(result))
+    gradescope = {t["name"].split(": ")[-1]: t for t in to_gradescope(result)["tests"]}
+    cases = {c.test_name("backward"): c for c in build_cases(load_config().cases.seed).backward if not c.visible}
+    checked = 0
+    for test in (t for q in public["questions"] for t in q["tests"] if t["visibility"] != "visible"):
+        assert test["diagnostics"] is None and test["output"] == ""
+        text = " ".join([test["feedback"], test["hint"] or "", gradescope[test["name"]]["output"]])
+        tokens = {float(n) for n in _NUMBER.findall(text)}
+        # Hidden feedback carries shapes, parameters and counts only: whole numbers, never a fraction.
+        assert all(t == int(t) for t in tokens), (test["name"], text)
+        name, _, component = test["name"].partition(" (")
+        case = cases.get(name.replace("forward", "backward"))
+        if case is None:
+            continue
+        expected = case.expected_forward() if not component else case.expected_backward()[component.rstrip(")")]
+        assert not {float(v) for v in expected.ravel() if v != int(v)} & tokens
+        checked += 1
+    assert checked > 30
+
+
+def test_public_view_drops_instructor_material():
+    result, _ = run(lambda c: replace(correct(c), output="hello"))
+    assert result.tests()[-1].output == "hello"
+    public = result.public()
+    assert all(t.diagnostics is None for t in public.tests())
+    assert all(t.output == "" for t in public.tests() if t.visibility != "visible")
+    assert all("hello" in t.output for t in public.tests() if t.visibility == "visible")
+    assert public.isolation == "" and public.warnings == ()
+
+
+def test_rubric_points_come_from_the_config(tmp_path):
+    path = tmp_path / "rubric.toml"
+    path.write_text(
+        "[rubric.q1]\npoints = 30\noutput_size_points = 6\n[rubric.q2]\npoints = 70\n"
+        '[visibility]\nhidden = "after_due_date"\noverrides = { test_conv1d_forward_1 = "hidden" }\n'
+    )
+    result, _ = run(config=load_config(path))
+    assert result.question("q1").max_score == pytest.approx(30)
+    assert result.question("q2").max_score == pytest.approx(70)
+    assert result.tests()[0].max_score == 6
+    gradescope = to_gradescope(result)
+    visibility = {t["name"].split(": ")[-1]: t["visibility"] for t in gradescope["tests"]}
+    assert visibility["test_conv1d_forward_1"] == "hidden"
+    assert visibility["hidden_forward_batch_one"] == "after_due_date"
+    assert visibility["test_conv1d_forward_2"] == "visible"
+
+
+def test_gradescope_results_have_the_documented_fields():
+    result, _ = run()
+    data = to_gradescope(result)
+    assert data["score"] == 100
+    assert isinstance(data["execution_time"], float)
+    assert {"name", "score", "max_score", "status", "visibility", "output"} <= set(data["tests"][0])
+    assert sum(t["max_score"] for t in data["tests"]) == pytest.approx(100)
+    assert {t["status"] for t in data["tests"]} == {"passed"}
+
+
+def test_json_output_follows_the_contract():
+    result, _ = run(lambda c: raising(c, "ValueError", "bad") if c.op == "backward" else correct(c))
+    data = json.loads(to_json(result))
+    assert {"submission", "status", "score", "max_score", "questions", "messages"} <= set(data)
+    q2 = data["questions"][1]
+    assert q2["id"] == "q2" and q2["title"] == "Conv1d.backward"
+    test = q2["tests"][0]
+    assert {"name", "visibility", "status", "score", "max_score", "feedback"} <= set(test)
+    assert test["status"] == "error" and "Conv1d.backward raised ValueError (nn.py line 7): bad" in test["feedback"]
+
+
+def test_markdown_report_carries_diagnostics_for_instructors_only():
+    result, _ = run(
+        lambda c: replace(correct(c), values={"out": array(np.zeros((1,)))}) if c.op == "forward" else correct(c)
+    )
+    assert "Diagnostics (instructor only)" in to_markdown(result)
+    assert "Diagnostics" not in to_markdown(result, public=True)
+
+
+def test_right_values_helper_agrees_with_the_cases():
+    cases = build_cases(load_config().cases.seed)
+    call = Call(key="forward/1", op="forward", layer=cases.forward[0].layer, arrays=cases.forward[0].inputs)
+    np.testing.assert_array_equal(right_values(call)["out"].array, cases.forward[0].expected_forward())
