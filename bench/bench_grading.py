@@ -1,0 +1,138 @@
+"""Grading speed and memory, measured: warm single-submission latency and batch throughput against a baseline.
+
+    python bench/bench_grading.py [--submissions 100] [--repeats 60] [--jobs N]
+
+Prints:
+- warm end-to-end ``grade()`` latency of a correct vectorised submission (median, p95), through the sandbox;
+- ``batch`` of N distinct submissions (each a correct solution with its own names and comments): wall time,
+  per-submission median/p95 and throughput;
+- the baseline: a loop that starts a fresh, unsandboxed Python per file and runs only the six visible cases,
+  and the ratio between the two;
+- peak memory (RSS) of the grader process and of its children.
+
+The figures are printed, never asserted: tests do not time things.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from grader import Submission, grade, load_config  # noqa: E402
+from grader.batch import discover, grade_folder  # noqa: E402
+
+CORRECT = (ROOT / "submissions" / "correct_vectorised.py").read_text("utf-8")
+
+# The baseline a course might write by hand: fresh interpreter per file, import it, six visible cases.
+BASELINE = textwrap.dedent(
+    """
+    import importlib.util, sys
+    import numpy as np
+    spec = importlib.util.spec_from_file_location("nn", sys.argv[1])
+    nn = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(nn)
+    w1 = np.array([[[0, 1], [2, 3]], [[4, 2], [-2, -4]], [[3, -4], [5, 2]]])
+    x1 = np.array([[[0, 1, -3, -1], [-2, 3, -2, 1]], [[4, 5, -2, 3], [2, -1, -4, 7]]])
+    d1 = np.array([[[2, -1, -1], [2, -2, 3], [2, 2, 1]], [[0, 0, -3], [2, 7, -1], [8, 7, 2]]])
+    cases = [
+        ((2, 3, 2, 1), w1, np.array([0, 1, 2]), x1, d1),
+        ((3, 5, 8, 1), np.arange(120).reshape(5, 3, 8), np.arange(5), np.arange(72).reshape(3, 3, 8),
+         np.arange(15).reshape(3, 5, 1)),
+        ((5, 3, 1, 1), np.arange(-7.5, 7.5, 1).reshape(3, 5, 1), np.arange(3), np.arange(100).reshape(4, 5, 5),
+         np.arange(60).reshape(4, 3, 5)),
+    ]
+    results = []
+    for layer, w, b, x, d in cases:
+        conv = nn.Conv1d(*layer); conv.weight = w; conv.bias = b
+        out = conv.forward(x)
+        results.append(isinstance(out, np.ndarray))
+        conv = nn.Conv1d(*layer); conv.weight = w; conv.bias = b
+        conv.forward(x)
+        dx = conv.backward(d)
+        results.append(isinstance(dx, np.ndarray) and dx.shape == x.shape)
+    print(sum(results))
+    """
+)
+
+
+def _distinct(i: int) -> str:
+    """A correct submission that differs from every other one in text (names, comments)."""
+    return f"# student {i:04d}\n" + CORRECT.replace("_windows", f"_windows_{i}").replace("contrib", f"contrib_{i}")
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--submissions", type=int, default=100)
+    parser.add_argument("--repeats", type=int, default=60)
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args()
+    config = load_config()
+
+    print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, jobs={args.jobs}")
+    started = time.perf_counter()
+    first = grade(Submission("warm-up", CORRECT.encode()), config)
+    print(f"cold start (sandbox zygote + first grade): {_ms(time.perf_counter() - started)}; "
+          f"score {first.score:g}/{first.max_score:g}; isolation: {first.isolation}")
+    for warning in first.warnings:
+        print(f"WARNING: {warning}")
+
+    latencies = []
+    for i in range(args.repeats):
+        t0 = time.perf_counter()
+        result = grade(Submission(f"warm-{i}", CORRECT.encode()), config)
+        latencies.append(time.perf_counter() - t0)
+        assert result.score == result.max_score, result.messages
+    print(f"warm grade() of one correct vectorised submission, {args.repeats} runs: "
+          f"median {_ms(statistics.median(latencies))}, p95 {_ms(_percentile(latencies, 0.95))}")
+
+    with tempfile.TemporaryDirectory() as folder:
+        for i in range(args.submissions):
+            Path(folder, f"student_{i:04d}.py").write_text(_distinct(i), "utf-8")
+        submissions = discover(folder)
+
+        t0 = time.perf_counter()
+        entries = grade_folder(submissions, config, jobs=args.jobs)
+        batch_seconds = time.perf_counter() - t0
+        assert all(e.result is not None and e.result.score == e.result.max_score for e in entries)
+        per = [e.result.execution_time for e in entries if e.result is not None]
+        print(f"batch of {len(entries)} distinct submissions: {batch_seconds:.2f} s wall, "
+              f"{len(entries) / batch_seconds:.1f} submissions/s; per submission median {_ms(statistics.median(per))}, "
+              f"p95 {_ms(_percentile(per, 0.95))}")
+
+        t0 = time.perf_counter()
+        for _, path in submissions:
+            done = subprocess.run([sys.executable, "-c", BASELINE, str(path)], capture_output=True, text=True)
+            assert done.stdout.strip() == "6", done.stderr
+        baseline_seconds = time.perf_counter() - t0
+        print(f"baseline (fresh unsandboxed python per file, six visible cases only): {baseline_seconds:.2f} s wall, "
+              f"{len(submissions) / baseline_seconds:.1f} submissions/s")
+        print(f"batch is {baseline_seconds / batch_seconds:.1f}x faster than the baseline "
+              f"while running {len(first.tests())} tests per submission in the sandbox")
+
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"peak RSS: grader process {own:.0f} MiB, largest child process {children:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+"""Every sample in ``submissions/`` gets the score its docstring promises, through the real sandbox.
+
+Each sample declares its expectation on a line of its module docstring::
+
+    expected: q1=all q2=partial            (all / partial / 0 per question; status=graded implied)
+    expected: status=rejected line=12      (rejected, and the message names line 12)
+    expected: status=rejected module=torch (rejected, and the message names the module)
+    expected: q1=partial q2=0 message=Conv1D
+
+Forward bugs must lose points in q1 only and backward bugs in q2 only: that is what "all" on the other
+question checks.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from grader import Result, grade, load_config
+from grader.models import QuestionResult
+
+SAMPLES = Path(__file__).resolve().parent.parent / "submissions"
+
+
+def expectation(path: Path) -> dict[str, str]:
+    """The ``expected:`` line of the sample's docstring, read as text: some samples do not parse."""
+    docstring = path.read_text("utf-8").split('"""')[1]
+    line = next((li for li in docstring.splitlines() if li.startswith("expected:")), None)
+    assert line is not None, f"{path.name} has no 'expected:' line in its docstring"
+    return dict(item.split("=", 1) for item in line.removeprefix("expected:").split())
+
+
+SCENARIOS = sorted(SAMPLES.glob("*.py"))
+
+
+def _check_question(question: QuestionResult, want: str) -> None:
+    if want == "all":
+        failing = [(t.name, t.feedback) for t in question.tests if t.status != "passed"]
+        assert question.score == pytest.approx(question.max_score), failing
+    elif want == "0":
+        assert question.score == 0, [t.name for t in question.tests if t.status == "passed"]
+    else:
+        assert want == "partial"
+        assert 0 < question.score < question.max_score
+
+
+@pytest.fixture(scope="module")
+def config():
+    return load_config()
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
+def test_sample_gets_its_expected_score(path: Path, config) -> None:
+    want = expectation(path)
+    result: Result = grade(path, config)
+    assert result.status == want.get("status", "graded"), result.messages
+    messages = " ".join(result.messages)
+    if "line" in want:
+        assert f"line {want['line']}" in messages
+    if "module" in want:
+        assert f"`{want['module']}`" in messages
+    if "message" in want:
+        assert want["message"] in messages
+    for qid in ("q1", "q2"):
+        if qid in want:
+            _check_question(result.question(qid), want[qid])
+
+
+def test_every_sample_declares_an_expectation() -> None:
+    assert len(SCENARIOS) >= 10
+    for path in SCENARIOS:
+        assert expectation(path)
+
+
+@pytest.mark.parametrize("path", sorted(SAMPLES.glob("bug_*.py")), ids=lambda p: p.stem)
+def test_each_sample_bug_gets_its_hint(path: Path, config) -> None:
+    result = grade(path, config)
+    hints = {t.hint for t in result.tests() if t.hint}
+    assert hints, f"no hint for {path.name}"
