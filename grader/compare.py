@@ -89,16 +89,16 @@ def describe(comparison: Comparison, name: str, *, visible: bool) -> str:
     """What differs, for the student. Hidden tests get shapes and counts, never expected numbers."""
     c = comparison
     if c.verdict == "match":
-        return f"`{name}` matches."
+        return f"{name} is right."
     if c.verdict == "type":
         got = c.actual_type or "nothing"
         extra = f" (it converts to shape {c.actual_shape})" if c.actual_shape is not None else ""
-        return f"`{name}` should be a numpy.ndarray but is a {got}{extra}."
+        return f"{name} should be a numpy.ndarray but is a {got}{extra}."
     if c.verdict == "shape":
-        return f"`{name}` has shape {c.actual_shape} but should have shape {c.expected_shape}."
+        return f"{name} has shape {c.actual_shape} but should have shape {c.expected_shape}."
     share = c.mismatched / c.total if c.total else 0.0
     parts = [
-        f"`{name}` has the right shape {c.expected_shape} but {c.mismatched} of {c.total} values "
+        f"{name} has the right shape {c.expected_shape} but {c.mismatched} of {c.total} values "
         f"({share:.0%}) are wrong"
     ]
     if c.nan_count or c.inf_count:

@@ -45,8 +45,8 @@ _WHAT = {
 }
 
 _VALUE_LABEL = {
-    "out": "the output of forward",
-    "dx": "the gradient returned by backward",
+    "out": "The output of forward",
+    "dx": "dx (what backward returns)",
     "grad_weight": "layer.grad_weight",
     "grad_bias": "layer.grad_bias",
 }
