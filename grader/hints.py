@@ -154,6 +154,18 @@ def _stride_ignored_backward(call: _Call) -> Iterator[Candidate]:
     yield value, ""
 
 
+def _dx_overwritten(call: _Call) -> Iterator[Candidate]:
+    if call.delta is None:
+        return
+    # Assigning each window's contribution keeps, where windows overlap, only the later one's.
+    contributions = np.einsum("bfo,fck->bcok", call.delta, call.weight)
+    dx = np.zeros_like(call.x)
+    for i in range(call.output_size):
+        start = i * call.stride
+        dx[:, :, start : start + call.kernel_size] = contributions[:, :, i, :]
+    yield dx, ""
+
+
 def _grad_weight_overwritten(call: _Call) -> Iterator[Candidate]:
     if call.delta is None:
         return
@@ -251,6 +263,12 @@ VARIANTS: tuple[Variant, ...] = (
         "These gradients match windows that move one step at a time: in `backward` the slice for output "
         "position `i` must start at `i * self.stride`, exactly as in `forward`.",
         _stride_ignored_backward,
+    ),
+    Variant(
+        "dx_overwritten", ("dx",),
+        "Where windows overlap, `dx` keeps only the later window's contribution: in the `backward` loop, "
+        "add to the slice of `dx` with `+=` instead of assigning it with `=`.",
+        _dx_overwritten,
     ),
     Variant(
         "grad_weight_overwritten", ("grad_weight",),

@@ -63,6 +63,7 @@ def student_backward(
     stride: int,
     *,
     step: int | None = None,
+    overwrite_dx: bool = False,
     overwrite_grad_weight: bool = False,
     bias_axes: tuple[int, ...] | None = (0, 2),
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -72,7 +73,10 @@ def student_backward(
     grad_weight = np.zeros(weight.shape)
     for i in range(delta.shape[2]):
         b, e = i * step, i * step + kernel_size
-        dx[:, :, b:e] += np.tensordot(delta[:, :, i], weight, axes=1)
+        if overwrite_dx:
+            dx[:, :, b:e] = np.tensordot(delta[:, :, i], weight, axes=1)
+        else:
+            dx[:, :, b:e] += np.tensordot(delta[:, :, i], weight, axes=1)
         contribution = np.tensordot(delta[:, :, i].T, x[:, :, b:e], axes=1)
         grad_weight = contribution if overwrite_grad_weight else grad_weight + contribution
     return dx, grad_weight, np.sum(delta, axis=bias_axes)
@@ -165,6 +169,8 @@ def _buggy_backward(bug: str, case: Case) -> Iterator[tuple[str, np.ndarray | li
         wrong_dx, wrong_grad_weight, _ = student_backward(x, weight, delta, stride, step=1)
         yield "dx", wrong_dx
         yield "grad_weight", wrong_grad_weight
+    elif bug == "dx_overwritten":
+        yield "dx", student_backward(x, weight, delta, stride, overwrite_dx=True)[0]
     elif bug == "grad_weight_overwritten":
         yield "grad_weight", student_backward(x, weight, delta, stride, overwrite_grad_weight=True)[1]
     elif bug == "grad_bias_wrong_axes":
@@ -184,6 +190,7 @@ BUGS = [
     "output_size_too_many",
     "stride_ignored_forward",
     "stride_ignored_backward",
+    "dx_overwritten",
     "grad_weight_overwritten",
     "grad_bias_wrong_axes",
     "transposed",
@@ -264,6 +271,7 @@ def test_each_bug_is_named_wherever_it_changes_the_answer(bug: str) -> None:
         ("output_size_too_many", ["one position too many"]),
         ("stride_ignored_forward", ["i * self.stride", "`forward`"]),
         ("stride_ignored_backward", ["i * self.stride", "`backward`"]),
+        ("dx_overwritten", ["overlap", "+="]),
         ("grad_weight_overwritten", ["last output position", "+="]),
         ("grad_bias_wrong_axes", ["grad_bias", "batch and position axes"]),
         ("transposed", ["axes are in the order"]),
@@ -454,6 +462,7 @@ SAMPLE_BUGS = {
     "bug_output_size_off_by_one": {"output_size_too_few"},
     "bug_stride_ignored_forward": {"stride_ignored_forward"},
     "bug_stride_ignored_backward": {"stride_ignored_backward"},
+    "bug_dx_overwritten": {"dx_overwritten"},
     "bug_grad_weight_overwritten": {"grad_weight_overwritten"},
     "bug_grad_bias_wrong_axes": {"grad_bias_wrong_axes"},
     "bug_transposed_output": {"transposed"},
