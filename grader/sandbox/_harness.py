@@ -1,0 +1,307 @@
+"""The code that runs inside a sandbox: loads the submission as ``nn`` and answers the grader's calls.
+
+This module is imported by file path in the zygote and must only use the standard library and NumPy:
+importing anything from the ``grader`` package would put the grader's secrets into a process that runs
+untrusted code. It trusts nothing the submission does and is trusted by no one: the grader validates
+every reply, so a submission that tampers with this module can at worst break its own results.
+
+Wire format (both directions): a 4-byte big-endian header length, a UTF-8 JSON header, then the binary
+blobs the header declares, in order. An array is its raw C-order bytes, described in the header by a
+dtype string and a shape (never a pickle, never an object dtype). The grader-side twin of this format
+is ``grader.sandbox._protocol``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import linecache
+import math
+import resource
+import socket
+import struct
+import sys
+import traceback
+import types
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+# Captured at import, before any submission runs, so that rebinding these names in numpy, json or
+# builtins changes nothing here (the submission can still break this process; it cannot fool the grader).
+_ndarray = np.ndarray
+_asarray = np.asarray
+_np_bool = np.bool_
+_np_integer = np.integer
+_np_floating = np.floating
+_dumps = json.dumps
+_loads = json.loads
+_frombuffer = np.frombuffer
+
+_LENGTH = struct.Struct(">I")
+_NUMERIC_KINDS = "biuf"
+_MESSAGE_CHARS = 2000
+_TRACEBACK_CHARS = 6000
+_TYPE_NAME_CHARS = 200
+_MAX_NAMES = 200
+_CHUNK_BYTES = 16 << 20
+_INT64_MIN = -(1 << 63)
+_UINT64_MAX = (1 << 64) - 1
+
+
+class _Phase:
+    """Which part of the submission is running, so a failure says where it happened."""
+
+    def __init__(self) -> None:
+        self.where = "import"
+
+
+def _recv_exact(sock: socket.socket, size: int) -> bytearray:
+    buf = bytearray(size)
+    view = memoryview(buf)
+    got = 0
+    while got < size:
+        n = sock.recv_into(view[got:])
+        if n == 0:
+            raise EOFError
+        got += n
+    return buf
+
+
+def _recv_message(sock: socket.socket) -> tuple[dict[str, Any], list[bytearray]]:
+    (length,) = _LENGTH.unpack(_recv_exact(sock, _LENGTH.size))
+    header = _loads(_recv_exact(sock, length))
+    return header, [_recv_exact(sock, size) for size in header["blobs"]]
+
+
+def _safe_str(obj: object, limit: int) -> str:
+    """``str(obj)`` that survives hostile ``__str__`` methods and enormous messages."""
+    try:
+        text = str(obj)
+    except BaseException:
+        text = f"<unprintable {_type_name(type(obj))}>"
+    if not isinstance(text, str):
+        return "<__str__ did not return a str>"
+    return text if len(text) <= limit else text[:limit] + " [...]"
+
+
+def _type_name(cls: type) -> str:
+    try:
+        module = cls.__module__
+        name = cls.__qualname__
+        text = f"{module}.{name}" if isinstance(module, str) and isinstance(name, str) else "<unnamed type>"
+    except BaseException:
+        text = "<unnamed type>"
+    return text[:_TYPE_NAME_CHARS]
+
+
+def _failure(where: str, exc: BaseException, filename: str) -> dict[str, Any]:
+    """Describe an exception from the submission, keeping only frames from the submission's own file."""
+    try:
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == filename]
+    except BaseException:
+        frames = []
+    line = frames[-1].lineno if frames else None
+    if line is None and isinstance(exc, SyntaxError) and exc.filename == filename:
+        line = exc.lineno if isinstance(exc.lineno, int) else None
+    try:
+        text = "".join(traceback.format_list(frames)) + "".join(traceback.format_exception_only(exc))
+    except BaseException:
+        text = f"{_type_name(type(exc))}: {_safe_str(exc, _MESSAGE_CHARS)}\n"
+    if frames:
+        text = "Traceback (most recent call last):\n" + text
+    module = None
+    if isinstance(exc, ImportError) and isinstance(exc.name, str):
+        module = exc.name[:_TYPE_NAME_CHARS]
+    try:
+        type_name = type(exc).__name__[:_TYPE_NAME_CHARS]
+    except BaseException:
+        type_name = "<unnamed exception>"
+    return {
+        "where": where,
+        "type": type_name,
+        "message": _safe_str(exc, _MESSAGE_CHARS),
+        "line": line,
+        "traceback": text[-_TRACEBACK_CHARS:],
+        "module": module,
+    }
+
+
+def _numeric_or_note(array: np.ndarray) -> tuple[np.ndarray | None, str]:
+    dtype = array.dtype
+    if dtype.kind in _NUMERIC_KINDS and dtype.fields is None and dtype.subdtype is None:
+        return array, ""
+    return None, f"dtype {_safe_str(dtype, 80)} refused: only bool, int, uint and float arrays come back"
+
+
+def _describe(name: str, value: object) -> tuple[dict[str, Any], np.ndarray | None]:
+    """The wire description of one returned value and the plain array to send with it, if any."""
+    cls = type(value)
+    entry: dict[str, Any] = {"name": name, "type_name": _type_name(cls), "scalar": None, "note": ""}
+    array: np.ndarray | None = None
+    if cls is _ndarray:
+        entry["kind"] = "ndarray"
+        array, entry["note"] = _numeric_or_note(value)  # type: ignore[arg-type]
+    elif isinstance(value, _ndarray):
+        # An unbound view drops every override the subclass has (dtype properties, __array_finalize__).
+        entry["kind"] = "ndarray_subclass"
+        array, entry["note"] = _numeric_or_note(_ndarray.view(value, _ndarray))
+    elif isinstance(value, list | tuple):
+        entry["kind"] = "list" if isinstance(value, list) else "tuple"
+        try:
+            converted = _asarray(value)
+        except BaseException as exc:
+            entry["note"] = f"np.asarray failed: {_safe_str(exc, 200)}"
+        else:
+            if type(converted) is _ndarray:
+                array, entry["note"] = _numeric_or_note(converted)
+            else:
+                entry["note"] = "np.asarray did not return a plain ndarray"
+    elif isinstance(value, bool | _np_bool):
+        entry["kind"], entry["scalar"] = "bool", bool(value)
+    elif isinstance(value, int | _np_integer):
+        entry["kind"] = "int"
+        number = int(value)  # type: ignore[call-overload]
+        if _INT64_MIN <= number <= _UINT64_MAX:
+            entry["scalar"] = number
+        else:
+            entry["note"] = "integer outside the 64-bit range"
+    elif isinstance(value, float | _np_floating):
+        entry["kind"], entry["scalar"] = "float", float(value)  # type: ignore[arg-type]
+    elif value is None:
+        entry["kind"] = "none"
+    else:
+        entry["kind"] = "other"
+    return entry, array
+
+
+def _send_array(sock: socket.socket, array: np.ndarray) -> None:
+    """Stream the raw bytes in C order without building them in memory: a broadcast view may be huge."""
+    if array.flags.c_contiguous:
+        sock.sendall(memoryview(array.reshape(-1)).cast("B"))
+        return
+    buffersize = max(_CHUNK_BYTES // max(array.itemsize, 1), 1)
+    flags = ["external_loop", "buffered", "zerosize_ok"]
+    for chunk in np.nditer(array, flags=flags, buffersize=buffersize, order="C"):
+        sock.sendall(chunk.tobytes("C"))
+
+
+def _send_reply(sock: socket.socket, header: dict[str, Any], arrays: list[np.ndarray]) -> None:
+    header["blobs"] = [a.nbytes for a in arrays]
+    body = _dumps(header).encode()
+    sock.sendall(_LENGTH.pack(len(body)) + body)
+    for array in arrays:
+        _send_array(sock, array)
+
+
+class Harness:
+    """Runs the submission's module and answers one request at a time over ``sock``."""
+
+    def __init__(self, sock: socket.socket, cpu_seconds: float) -> None:
+        self._sock = sock
+        self._cpu_seconds = cpu_seconds
+        self._module: types.ModuleType | None = None
+        self._filename = "nn.py"
+        self._streams = (sys.stdout, sys.stderr)
+
+    def serve(self) -> None:
+        """Answer requests until the grader closes the channel."""
+        while True:
+            try:
+                header, blobs = _recv_message(self._sock)
+            except EOFError:
+                return
+            if header["op"] == "load":
+                reply, arrays = self._load(header["source"], header["filename"]), []
+            else:
+                reply, arrays = self._call(header, blobs)
+            self._flush()
+            _send_reply(self._sock, reply, arrays)
+
+    def _flush(self) -> None:
+        for stream in (*self._streams, sys.stdout, sys.stderr):
+            with contextlib.suppress(BaseException):
+                stream.flush()
+
+    def _arm_cpu_limit(self) -> None:
+        """Backstop for the grader's own CPU watch: SIGXCPU shortly after this call's allowance."""
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        soft = math.ceil(usage.ru_utime + usage.ru_stime + self._cpu_seconds) + 1
+        hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
+        if hard != resource.RLIM_INFINITY:
+            soft = min(soft, hard)
+        resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
+
+    def _load(self, source: str, filename: str) -> dict[str, Any]:
+        self._filename = filename
+        module = types.ModuleType("nn")
+        module.__file__ = filename
+        sys.modules["nn"] = module
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        self._module = module
+        reply: dict[str, Any] = {"op": "load", "status": "ok", "failure": None}
+        self._arm_cpu_limit()
+        try:
+            exec(compile(source, filename, "exec", dont_inherit=True), module.__dict__)
+        except BaseException as exc:
+            reply["status"], reply["failure"] = "error", _failure("import", exc, filename)
+        reply["names"] = self._names(module)
+        return reply
+
+    @staticmethod
+    def _names(module: types.ModuleType) -> list[str]:
+        names = []
+        for name, obj in list(vars(module).items()):
+            if isinstance(name, str) and isinstance(obj, type | types.FunctionType):
+                names.append(name[:_TYPE_NAME_CHARS])
+        return names[:_MAX_NAMES]
+
+    def _call(self, header: dict[str, Any], blobs: list[bytearray]) -> tuple[dict[str, Any], list[np.ndarray]]:
+        # Backed by each blob's own bytearray: writable, and not shared between the inputs.
+        arrays = {
+            spec["name"]: _frombuffer(blob, dtype=spec["dtype"]).reshape(spec["shape"])
+            for spec, blob in zip(header["arrays"], blobs, strict=True)
+        }
+        phase = _Phase()
+        reply: dict[str, Any] = {"op": "call", "key": header["key"], "status": "ok", "failure": None}
+        values: dict[str, object] = {}
+        self._arm_cpu_limit()
+        try:
+            values = self._invoke(header, arrays, phase)
+        except BaseException as exc:
+            reply["status"], reply["failure"] = "error", _failure(phase.where, exc, self._filename)
+        entries, payload = [], []
+        for name, value in values.items():
+            try:
+                entry, array = _describe(name, value)
+            except BaseException:
+                # e.g. an object whose __class__ property lies to isinstance
+                entry, array = {"name": name, "kind": "other", "type_name": "<uninspectable>",
+                                "scalar": None, "note": "the value could not be inspected"}, None
+            entry["array"] = None
+            if array is not None:
+                payload.append(array)
+                entry["array"] = {"dtype": array.dtype.str, "shape": list(array.shape)}
+            entries.append(entry)
+        reply["values"] = entries
+        return reply, payload
+
+    def _invoke(self, header: dict[str, Any], arrays: dict[str, np.ndarray], phase: _Phase) -> dict[str, object]:
+        module = self._module
+        op = header["call"]
+        if op == "output_size":
+            phase.where = "get_conv1d_output_size"
+            size_fn: Callable[..., object] = module.get_conv1d_output_size  # type: ignore[union-attr]
+            return {"size": size_fn(*header["sizes"])}
+        phase.where = "__init__"
+        layer: Any = module.Conv1d(*header["layer"])  # type: ignore[union-attr]
+        layer.weight = arrays["weight"]
+        layer.bias = arrays["bias"]
+        phase.where = "forward"
+        out = layer.forward(arrays["x"])
+        if op == "forward":
+            return {"out": out}
+        phase.where = "backward"
+        dx = layer.backward(arrays["delta"])
+        return {"dx": dx, "grad_weight": layer.grad_weight, "grad_bias": layer.grad_bias}

@@ -1,0 +1,229 @@
+"""The grader's handle on one live sandbox: its channel, its output pipe, its keeper's status socket.
+
+Every read and write here has a deadline. While waiting, the output pipe is drained (so a chatty
+submission never blocks or fills memory), the keeper's status socket is watched (so a crash is seen
+at once) and the sandbox's CPU time is read from /proc (so a CPU-bound call is stopped on CPU time,
+whatever the machine's load).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import signal
+import socket
+import time
+from dataclasses import dataclass, field
+from typing import Literal
+
+from grader.sandbox._protocol import LENGTH, ProtocolError, Reply, parse_header_length, parse_reply
+
+_CHECK_INTERVAL = 0.05
+_EXIT_REPORT_SECONDS = 5.0
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+_READ_CHUNK = 1 << 16
+
+LimitKind = Literal["cpu", "wall", "budget"]
+
+
+class LimitExceeded(Exception):
+    """The current call ran past one of its limits."""
+
+    def __init__(self, kind: LimitKind) -> None:
+        super().__init__(kind)
+        self.kind = kind
+
+
+class SandboxDied(Exception):
+    """The sandbox process ended (or closed its channel) before answering."""
+
+    def __init__(self, wait_status: int | None, how: str) -> None:
+        super().__init__(how)
+        self.wait_status = wait_status
+        self.how = how
+
+    @property
+    def signal_name(self) -> str | None:
+        if self.wait_status is None or not os.WIFSIGNALED(self.wait_status):
+            return None
+        number = os.WTERMSIG(self.wait_status)
+        try:
+            return signal.Signals(number).name
+        except ValueError:
+            return f"signal {number}"
+
+
+def cpu_seconds_of(pid: int) -> float | None:
+    """User+system CPU time of every thread of ``pid``, from outside; None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            data = stat.read()
+    except OSError:
+        return None
+    # The command name may contain spaces and parentheses (the submission can set it): skip past it.
+    fields = data[data.rfind(b")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+
+
+@dataclass
+class Watch:
+    """The limits of one exchange: CPU time of ``pid``, wall time, and the submission's whole budget."""
+
+    pid: int
+    cpu_limit: float
+    wall_limit: float
+    budget_end: float
+    started: float = field(default_factory=time.monotonic)
+    cpu_start: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.cpu_start = cpu_seconds_of(self.pid) or 0.0
+
+    def check(self) -> None:
+        now = time.monotonic()
+        if now >= self.budget_end:
+            raise LimitExceeded("budget")
+        if now - self.started >= self.wall_limit:
+            raise LimitExceeded("wall")
+        used = cpu_seconds_of(self.pid)
+        if used is not None and used - self.cpu_start >= self.cpu_limit:
+            raise LimitExceeded("cpu")
+
+    def poll_ms(self) -> int:
+        now = time.monotonic()
+        remaining = min(self.budget_end - now, self.started + self.wall_limit - now)
+        return max(0, min(int(remaining * 1000) + 1, int(_CHECK_INTERVAL * 1000)))
+
+
+class _Output:
+    """Output of the sandbox (stdout and stderr share a pipe): keep ``cap`` bytes, count the rest."""
+
+    def __init__(self, fd: int, cap: int) -> None:
+        self.fd = fd
+        self._cap = cap
+        self._kept = bytearray()
+        self._dropped = 0
+
+    def drain(self) -> bool:
+        """Read everything available; False once every writer has gone."""
+        while True:
+            try:
+                chunk = os.read(self.fd, _READ_CHUNK)
+            except BlockingIOError:
+                return True
+            if not chunk:
+                return False
+            room = self._cap - len(self._kept)
+            self._kept += chunk[:room]
+            self._dropped += max(0, len(chunk) - room)
+
+    def take(self) -> str:
+        text = self._kept.decode(errors="replace")
+        if self._dropped:
+            text += f"\n[... {self._dropped:,} more bytes of output dropped]"
+        self._kept = bytearray()
+        self._dropped = 0
+        return text
+
+
+class Sandbox:
+    """One sandbox process, seen from the grader."""
+
+    def __init__(
+        self, pid: int, channel: socket.socket, output_fd: int, status: socket.socket, output_cap: int
+    ) -> None:
+        self.pid = pid
+        self._channel = channel
+        self._status = status
+        self._output = _Output(output_fd, output_cap)
+        self._exit: int | None = None
+        self._exited = False
+        channel.setblocking(False)
+        os.set_blocking(output_fd, False)
+        self._poller = select.poll()
+        self._poller.register(channel, select.POLLIN)
+        self._poller.register(output_fd, select.POLLIN)
+        self._poller.register(status, select.POLLIN)
+
+    def send(self, data: bytes, watch: Watch) -> None:
+        view = memoryview(data)
+        while view:
+            try:
+                sent = self._channel.send(view)
+            except BlockingIOError:
+                self._wait(watch, select.POLLOUT)
+                continue
+            except OSError:
+                raise self._died("the sandbox closed its channel") from None
+            view = view[sent:]
+
+    def recv_exact(self, size: int, watch: Watch) -> bytearray:
+        buf = bytearray(size)
+        view = memoryview(buf)
+        got = 0
+        while got < size:
+            try:
+                n = self._channel.recv_into(view[got:])
+            except BlockingIOError:
+                self._wait(watch, select.POLLIN)
+                continue
+            except OSError:
+                n = 0
+            if n == 0:
+                raise self._died("the sandbox closed its channel")
+            got += n
+        return buf
+
+    def recv_reply(self, watch: Watch) -> Reply:
+        length = parse_header_length(bytes(self.recv_exact(LENGTH.size, watch)))
+        return parse_reply(bytes(self.recv_exact(length, watch)))
+
+    def take_output(self) -> str:
+        self._output.drain()
+        return self._output.take()
+
+    def close(self) -> int | None:
+        """Have the keeper kill the sandbox (and with it its PID namespace); wait until it is gone."""
+        if not self._exited:
+            with contextlib.suppress(OSError):
+                self._status.shutdown(socket.SHUT_WR)
+            self._read_exit(time.monotonic() + _EXIT_REPORT_SECONDS)
+        self._channel.close()
+        self._status.close()
+        os.close(self._output.fd)
+        return self._exit
+
+    def _wait(self, watch: Watch, event: int) -> None:
+        self._poller.modify(self._channel, event)
+        for fd, _ in self._poller.poll(watch.poll_ms()):
+            if fd == self._output.fd and not self._output.drain():
+                self._poller.unregister(self._output.fd)
+            elif fd == self._status.fileno():
+                raise self._died("the sandbox died")
+        watch.check()
+
+    def _died(self, how: str) -> SandboxDied:
+        if not self._exited:
+            self._read_exit(time.monotonic() + 1.0)
+        return SandboxDied(self._exit, how)
+
+    def _read_exit(self, deadline: float) -> None:
+        """Read the keeper's exit report; it comes once every process of the sandbox is gone."""
+        self._status.setblocking(False)
+        while time.monotonic() < deadline:
+            try:
+                message = self._status.recv(256)
+            except BlockingIOError:
+                select.select([self._status], [], [], max(0.0, deadline - time.monotonic()))
+                continue
+            except OSError:
+                message = b""
+            self._exited = True
+            if message:
+                try:
+                    self._exit = int(json.loads(message)["exit"])
+                except (ValueError, KeyError, TypeError) as exc:
+                    raise ProtocolError(f"bad keeper report: {exc}") from None
+            return

@@ -1,0 +1,245 @@
+"""``SandboxRunner``: runs a submission's calls in a sandbox, restarting it after timeouts and crashes."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import weakref
+from collections.abc import Sequence
+from dataclasses import asdict
+
+from grader.runner import Call, CallOutcome, Limits, LoadOutcome, Returned, RunReport, Where
+from grader.sandbox._process import LimitExceeded, Sandbox, SandboxDied, Watch
+from grader.sandbox._protocol import (
+    CallReply,
+    LoadReply,
+    ProtocolError,
+    call_request,
+    check_call_reply,
+    decode_array,
+    load_request,
+    scalar_for,
+)
+from grader.sandbox._zygote_client import SandboxStartError, Zygote, ZygoteInfo
+
+UID_BASE = 1_990_000
+"""Sandbox slot ``n`` runs as uid and gid ``UID_BASE + n``: distinct per concurrent sandbox, so that
+RLIMIT_NPROC (which counts per uid) is a per-sandbox limit."""
+
+_PHASE: dict[str, Where] = {
+    "output_size": "get_conv1d_output_size",
+    "forward": "forward",
+    "backward": "backward",
+}
+
+
+class _Slots:
+    """Small integers handed to concurrent runs; the lowest free one first."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._used: set[int] = set()
+
+    def acquire(self) -> int:
+        with self._lock:
+            slot = next(n for n in range(len(self._used) + 1) if n not in self._used)
+            self._used.add(slot)
+            return slot
+
+    def release(self, slot: int) -> None:
+        with self._lock:
+            self._used.discard(slot)
+
+
+class SandboxRunner:
+    """Runs submissions in namespaced, unprivileged, resource-limited processes forked from a warm zygote.
+
+    Safe to share between threads. The zygote starts on first use and is restarted if it dies;
+    :meth:`close` (or garbage collection) stops it.
+    """
+
+    def __init__(self) -> None:
+        self._zygote = Zygote()
+        self._slots = _Slots()
+        self._finalizer = weakref.finalize(self, self._zygote.close)
+
+    def run(self, source: str, filename: str, calls: Sequence[Call], limits: Limits) -> RunReport:
+        info = self._zygote.ensure_started()
+        slot = self._slots.acquire()
+        try:
+            return _Submission(self._zygote, info, slot, source, filename, limits).run(calls)
+        finally:
+            self._slots.release(slot)
+
+    def close(self) -> None:
+        self._finalizer()
+
+    def __enter__(self) -> SandboxRunner:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _isolation(info: ZygoteInfo) -> tuple[str, tuple[str, ...]]:
+    if info.namespaces:
+        return "namespaces(pid,mount,net,ipc,uts)+pivot_root+unprivileged uid+rlimits+no_new_privs", ()
+    warning = (
+        f"SANDBOX DEGRADED: {info.reason}, so there are no namespaces. Submissions run with rlimits, an "
+        "empty environment and a scratch directory only: they can read every file the grader's user can, "
+        "reach the network, and leave daemons behind. Run the grader as root (see SECURITY.md)."
+    )
+    return "DEGRADED: rlimits+setsid only (no namespaces, no uid change)", (warning,)
+
+
+class _Submission:
+    """One ``run()``: a sandbox (replaced after any timeout or crash), the calls, the budget."""
+
+    def __init__(
+        self, zygote: Zygote, info: ZygoteInfo, slot: int, source: str, filename: str, limits: Limits
+    ) -> None:
+        self._zygote = zygote
+        self._info = info
+        self._source = source
+        self._filename = filename
+        self._limits = limits
+        self._request = {"uid": UID_BASE + slot, "limits": asdict(limits)}
+        self._budget_end = time.monotonic() + limits.total_wall_seconds
+        self._sandbox: Sandbox | None = None
+
+    def run(self, calls: Sequence[Call]) -> RunReport:
+        isolation, warnings = _isolation(self._info)
+        try:
+            load = self._start()
+            outcomes = tuple(self._run_calls(calls)) if load.status == "ok" else ()
+        finally:
+            self._stop()
+        return RunReport(load=load, calls=outcomes, isolation=isolation, warnings=warnings)
+
+    def _run_calls(self, calls: Sequence[Call]) -> list[CallOutcome]:
+        outcomes: list[CallOutcome] = []
+        for call in calls:
+            if time.monotonic() >= self._budget_end:
+                detail = f"not run: the {self._limits.total_wall_seconds:g} s budget for this submission was spent"
+                outcomes.append(CallOutcome(call.key, "skipped", detail=detail))
+                continue
+            if self._sandbox is None:
+                reload = self._start()
+                if reload.status != "ok":
+                    detail = f"the module did not load again after a restart: {_load_account(reload)}"
+                    outcomes.append(CallOutcome(call.key, "crashed", detail=detail))
+                    continue
+            outcomes.append(self._call(call))
+        return outcomes
+
+    def _start(self) -> LoadOutcome:
+        """Fork a fresh sandbox and load the module into it."""
+        try:
+            self._sandbox = self._zygote.spawn(self._request, self._limits.output_bytes)
+        except (SandboxStartError, OSError) as exc:
+            return LoadOutcome(status="crashed", detail=f"no sandbox could be started: {exc}")
+        sandbox = self._sandbox
+        watch = self._watch(sandbox)
+        try:
+            sandbox.send(load_request(self._source, self._filename), watch)
+            reply = sandbox.recv_reply(watch)
+            if not isinstance(reply, LoadReply):
+                raise ProtocolError(f"expected a load reply, got a {reply.op!r} reply")
+        except (LimitExceeded, SandboxDied, ProtocolError) as exc:
+            status, detail = _trouble(exc, "import", self._limits)
+            output = sandbox.take_output()
+            self._stop()
+            return LoadOutcome(status="timeout" if status == "timeout" else "crashed", output=output, detail=detail)
+        return LoadOutcome(
+            status=reply.status,
+            names=tuple(reply.names),
+            failure=reply.failure.to_failure() if reply.failure else None,
+            output=sandbox.take_output(),
+        )
+
+    def _call(self, call: Call) -> CallOutcome:
+        sandbox = self._sandbox
+        assert sandbox is not None
+        started = time.monotonic()
+        watch = self._watch(sandbox)
+        try:
+            sandbox.send(call_request(call), watch)
+            reply = check_call_reply(sandbox.recv_reply(watch), call)
+            values, intact = self._receive_values(sandbox, reply, watch)
+        except (LimitExceeded, SandboxDied, ProtocolError) as exc:
+            status, detail = _trouble(exc, _PHASE[call.op], self._limits)
+            output = sandbox.take_output()
+            self._stop()
+            return CallOutcome(call.key, status, output=output, seconds=time.monotonic() - started, detail=detail)
+        output = sandbox.take_output()
+        if not intact:
+            self._stop()
+        return CallOutcome(
+            key=call.key,
+            status=reply.status,
+            values=values,
+            failure=reply.failure.to_failure() if reply.failure else None,
+            output=output,
+            seconds=time.monotonic() - started,
+        )
+
+    def _receive_values(self, sandbox: Sandbox, reply: CallReply, watch: Watch) -> tuple[dict[str, Returned], bool]:
+        """Decode the reply's values; False if an oversized array was refused unread (the stream is lost)."""
+        cap = self._limits.max_return_mb << 20
+        sizes = iter(reply.blobs)
+        values: dict[str, Returned] = {}
+        intact = True
+        for value in reply.values:
+            scalar = scalar_for(value.kind, value.scalar)
+            if value.array is None:
+                values[value.name] = Returned(value.kind, value.type_name, scalar=scalar, note=value.note)
+                continue
+            size = next(sizes)
+            if not intact:
+                note = "not received: an earlier value was too large"
+                values[value.name] = Returned(value.kind, value.type_name, note=note)
+            elif size > cap:
+                note = f"declared {size:,} bytes, over the {self._limits.max_return_mb} MiB limit"
+                values[value.name] = Returned("too_large", value.type_name, note=note)
+                intact = False
+            else:
+                array = decode_array(value.array, sandbox.recv_exact(size, watch))
+                values[value.name] = Returned(value.kind, value.type_name, array=array, note=value.note)
+        return values, intact
+
+    def _watch(self, sandbox: Sandbox) -> Watch:
+        limits = self._limits
+        return Watch(sandbox.pid, limits.cpu_seconds, limits.wall_seconds, self._budget_end)
+
+    def _stop(self) -> None:
+        if self._sandbox is not None:
+            self._sandbox.close()
+            self._sandbox = None
+
+
+def _trouble(exc: Exception, phase: str, limits: Limits) -> tuple[str, str]:
+    """Status and the runner's account for a call that did not produce a reply."""
+    if isinstance(exc, LimitExceeded):
+        account = {
+            "cpu": f"exceeded the {limits.cpu_seconds:g} s CPU limit",
+            "wall": f"exceeded the {limits.wall_seconds:g} s wall-clock limit",
+            "budget": f"ran out of the submission's {limits.total_wall_seconds:g} s total budget",
+        }[exc.kind]
+        return "timeout", f"{account} in {phase}"
+    if isinstance(exc, SandboxDied):
+        signal_name = exc.signal_name
+        if signal_name == "SIGXCPU":
+            return "timeout", f"exceeded the {limits.cpu_seconds:g} s CPU limit in {phase} (killed by SIGXCPU)"
+        if signal_name is not None:
+            return "crashed", f"killed by {signal_name} in {phase}"
+        if exc.wait_status is not None and os.WIFEXITED(exc.wait_status):
+            return "crashed", f"the process exited with status {os.WEXITSTATUS(exc.wait_status)} in {phase}"
+        return "crashed", f"{exc.how} in {phase}"
+    return "crashed", f"the sandbox sent a malformed reply in {phase}: {exc}"
+
+
+def _load_account(load: LoadOutcome) -> str:
+    if load.failure is not None:
+        return f"{load.failure.type}: {load.failure.message}"
+    return load.detail or load.status

@@ -1,0 +1,303 @@
+"""Warm parent of every sandbox. Run as ``python -I -S _zygote.py CONFIG_JSON`` by ``_zygote_client``.
+
+It imports NumPy and the harness once, then forks per submission so that no sandbox pays for an
+interpreter start. It never imports the ``grader`` package or ``reference``: whatever is in this
+process's memory is inherited by untrusted code.
+
+Process tree per sandbox::
+
+    zygote ── keeper (host PID namespace, root, runs no untrusted code)
+                └── sandbox (PID 1 of a fresh PID/mount/net/IPC/UTS namespace, then an unprivileged uid)
+
+The keeper reports the sandbox's host pid and, later, how it ended on a status socket only the
+grader holds; when the grader closes that socket, the keeper kills the sandbox. Because the sandbox
+is PID 1 of its namespace, its death makes the kernel kill every process it started, daemons included.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import gc
+import importlib.util
+import json
+import os
+import platform
+import resource
+import select
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import traceback
+from types import ModuleType
+from typing import Any
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+# The keeper enters all but the mount namespace; the sandbox takes its own mount namespace so that
+# its pivot_root cannot change the keeper's root.
+_KEEPER_NAMESPACES = CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWNET
+
+MS_RDONLY = 0x1
+MS_NOSUID = 0x2
+MS_NODEV = 0x4
+MS_NOEXEC = 0x8
+MS_REMOUNT = 0x20
+MS_BIND = 0x1000
+MS_REC = 0x4000
+MS_PRIVATE = 0x40000
+MNT_DETACH = 0x2
+PR_SET_NO_NEW_PRIVS = 38
+_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
+
+CHANNEL_FD = 3
+SETUP_FAILED = 71
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+_libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
+_libc.unshare.argtypes = [ctypes.c_int]
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    def enc(text: str | None) -> bytes | None:
+        return None if text is None else text.encode()
+
+    _check(_libc.mount(enc(source), enc(target), enc(fstype), flags, enc(data)), f"mount {target}")
+
+
+def _unshare(flags: int) -> None:
+    _check(_libc.unshare(flags), "unshare")
+
+
+def _pivot_root(new_root: str, put_old: str) -> None:
+    number = _PIVOT_ROOT.get(platform.machine())
+    if number is None:
+        raise OSError(f"pivot_root syscall number unknown on {platform.machine()}")
+    _check(_libc.syscall(number, new_root.encode(), put_old.encode()), "pivot_root")
+
+
+def _bind(source: str, target: str, flags: int) -> None:
+    """Bind ``source`` at ``target`` (creating the mount point) and apply ``flags`` to the bind."""
+    if os.path.isdir(source):
+        os.makedirs(target, exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        with open(target, "a"):
+            pass
+    _mount(source, target, None, MS_BIND)
+    # Flags given with the first MS_BIND are ignored by the kernel; only a remount applies them.
+    _mount(None, target, None, MS_BIND | MS_REMOUNT | flags)
+
+
+def _build_root(config: dict[str, Any], limits: dict[str, Any]) -> None:
+    """Replace the filesystem view with a tmpfs holding only what Python and NumPy need."""
+    _unshare(CLONE_NEWNS)
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    root = config["workdir"]
+    _mount("sandbox-root", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
+    # In order: a later bind may re-expose something inside a directory an earlier step hid.
+    for step in config["layout"]:
+        kind, path = step["kind"], step["path"]
+        if kind == "bind":
+            _bind(path, root + path, MS_RDONLY | MS_NOSUID | MS_NODEV)
+        elif kind == "device":
+            _bind(path, root + path, MS_NOSUID | MS_NOEXEC)
+        elif kind == "hide":
+            _mount("hidden", root + path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k")
+        elif kind == "link":
+            os.makedirs(os.path.dirname(root + path), exist_ok=True)
+            os.symlink(step["target"], root + path)
+        else:
+            raise ValueError(f"unknown layout step {kind!r}")
+    os.makedirs(root + "/proc")
+    _mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    os.makedirs(root + "/tmp")
+    scratch = f"size={limits['max_file_mb']}m,nr_inodes=4096,mode=1777"
+    _mount("scratch", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, scratch)
+    os.chdir(root)
+    # pivot_root(".", ".") stacks the old root under the new one; detaching it leaves no way back.
+    _pivot_root(".", ".")
+    _check(_libc.umount2(b".", MNT_DETACH), "umount old root")
+    os.chdir("/")
+    _mount(None, "/", None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    os.chdir("/tmp")
+
+
+def _drop_privileges(uid: int) -> None:
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+
+
+def _limit_resources(limits: dict[str, Any]) -> None:
+    with open("/proc/self/statm") as statm:
+        baseline = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    cpu_hard = int(limits["total_wall_seconds"]) + int(limits["cpu_seconds"]) + 2
+    for name, value in (
+        (resource.RLIMIT_AS, baseline + (limits["memory_mb"] << 20)),
+        (resource.RLIMIT_NPROC, limits["max_processes"]),
+        (resource.RLIMIT_FSIZE, limits["max_file_mb"] << 20),
+        (resource.RLIMIT_NOFILE, limits["max_open_files"]),
+        (resource.RLIMIT_CORE, 0),
+        (resource.RLIMIT_MEMLOCK, 0),
+        (resource.RLIMIT_MSGQUEUE, 0),
+        (resource.RLIMIT_CPU, cpu_hard),
+    ):
+        resource.setrlimit(name, (value, value))
+    _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(NO_NEW_PRIVS)")
+
+
+def _wire_descriptors(channel_fd: int, output_fd: int) -> None:
+    """stdin from /dev/null, stdout and stderr into the output pipe, the channel at fd 3, nothing else."""
+    null = os.open("/dev/null", os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(output_fd, 1)
+    os.dup2(output_fd, 2)
+    os.dup2(channel_fd, CHANNEL_FD)
+    os.closerange(CHANNEL_FD + 1, 1 << 20)
+
+
+def _sandbox(config: dict[str, Any], request: dict[str, Any], fds: list[int], harness: ModuleType) -> None:
+    """Body of the sandbox process: confine, then serve the harness until the channel closes."""
+    limits = request["limits"]
+    try:
+        if config["namespaces"]:
+            _build_root(config, limits)
+            _drop_privileges(request["uid"])
+        else:
+            os.setsid()
+            os.chdir(request["scratch"])
+        _limit_resources(limits)
+        _wire_descriptors(fds[0], fds[1])
+    except BaseException:
+        traceback.print_exc()
+        os._exit(SETUP_FAILED)
+    harness.Harness(socket.socket(fileno=CHANNEL_FD), limits["cpu_seconds"]).serve()
+
+
+def _keeper(config: dict[str, Any], request: dict[str, Any], fds: list[int], harness: ModuleType) -> None:
+    """Start the sandbox, report its pid, and kill it when the grader says so (or goes away)."""
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    status = socket.socket(fileno=fds[2])
+    if config["namespaces"]:
+        _unshare(_KEEPER_NAMESPACES)
+    else:
+        request["scratch"] = tempfile.mkdtemp(prefix="sandbox-", dir=config["workdir"])
+    pid = os.fork()
+    if pid == 0:
+        status.close()
+        try:
+            _sandbox(config, request, fds, harness)
+        finally:
+            os._exit(0)
+    os.close(fds[0])
+    os.close(fds[1])
+    status.send(json.dumps({"pid": pid}).encode())
+    pidfd = os.pidfd_open(pid)
+    poller = select.poll()
+    poller.register(pidfd, select.POLLIN)
+    poller.register(status, select.POLLIN)
+    ready = {fd for fd, _ in poller.poll()}
+    if config["namespaces"]:
+        if pidfd not in ready:
+            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+    else:
+        # No PID namespace: the best available is the session's process group (daemons escape it).
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+    _, wait_status = os.waitpid(pid, 0)
+    if not config["namespaces"]:
+        shutil.rmtree(request["scratch"], ignore_errors=True)
+    status.send(json.dumps({"exit": wait_status}).encode())
+
+
+def _probe(config: dict[str, Any]) -> str:
+    """Empty if namespaces and mounts work here, else the reason they do not."""
+    if not config["namespaces"]:
+        return "the grader is not running as root"
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_end)
+        try:
+            _unshare(_KEEPER_NAMESPACES | CLONE_NEWNS)
+            _mount(None, "/", None, MS_REC | MS_PRIVATE)
+            _mount("probe", config["workdir"], "tmpfs", 0, "size=4k")
+        except BaseException as exc:
+            os.write(write_end, str(exc).encode()[:500])
+        os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        reason = pipe.read().decode(errors="replace")
+    os.waitpid(pid, 0)
+    return reason
+
+
+def _warm_up() -> None:
+    """Do once here what every sandbox would otherwise do itself after fork: lazy imports (numpy.random
+    is loaded on first use) and first-call caches. Then freeze the heap so that the children's garbage
+    collector never walks, and so never copies, the pages they share with this process."""
+    import numpy as np
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    x = np.random.default_rng(0).normal(size=(2, 3, 8))
+    windows = sliding_window_view(x, 3, axis=2)[:, :, ::2, :]
+    np.tensordot(windows, np.ones((4, 3, 3)), axes=([1, 3], [1, 2]))
+    np.einsum("bcok,fck->bfo", windows, np.ones((4, 3, 3)), optimize=True)
+    np.random.normal(0, 1, (2, 2))
+    gc.collect()
+    gc.freeze()
+
+
+def _import_harness(path: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location("_conv1d_harness", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def main() -> None:
+    config = json.loads(sys.argv[1])
+    sys.path.append(config["site_dir"])
+    harness = _import_harness(config["harness"])
+    _warm_up()
+    control = socket.socket(fileno=config["control_fd"])
+    reason = _probe(config)
+    config["namespaces"] = not reason
+    control.send(json.dumps({"namespaces": config["namespaces"], "reason": reason}).encode())
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # keepers are reaped by the kernel
+    while True:
+        message, fds, _, _ = socket.recv_fds(control, 1 << 16, 3)
+        if not message:
+            return
+        if len(fds) == 3:
+            try:
+                pid = os.fork()
+            except OSError:
+                pid = -1  # the grader sees the status socket close and reports it
+            if pid == 0:
+                control.close()
+                try:
+                    _keeper(config, json.loads(message), fds, harness)
+                finally:
+                    os._exit(0)
+        for fd in fds:
+            os.close(fd)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,155 @@
+"""The grader's side of the zygote: starting it, restarting it, and asking it for sandboxes."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from grader.sandbox._layout import numpy_site_dir, sandbox_layout
+from grader.sandbox._process import Sandbox
+
+_ZYGOTE_SCRIPT = Path(__file__).with_name("_zygote.py")
+_HARNESS = Path(__file__).with_name("_harness.py")
+_START_SECONDS = 30.0
+_SPAWN_SECONDS = 10.0
+# What NumPy needs and nothing else: one BLAS thread keeps each sandbox's threads and address space small.
+_ENVIRONMENT = {
+    "OPENBLAS_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "LC_ALL": "C.UTF-8",
+}
+
+
+class SandboxStartError(RuntimeError):
+    """No sandbox could be started (an infrastructure problem, not the submission's)."""
+
+
+@dataclass(frozen=True)
+class ZygoteInfo:
+    namespaces: bool
+    reason: str
+    """Why namespaces are not in force (empty when they are)."""
+    started_seconds: float
+
+
+class Zygote:
+    """A warm process with NumPy imported that forks sandboxes on request; shared by all threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen[bytes] | None = None
+        self._control: socket.socket | None = None
+        self._workdir: str | None = None
+        self.info: ZygoteInfo | None = None
+
+    def spawn(self, request: dict[str, Any], output_cap: int) -> Sandbox:
+        """A new sandbox; the zygote is (re)started first if it is not running."""
+        for attempt in range(2):
+            channel, channel_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            status, status_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            output_fd, output_child = os.pipe()
+            try:
+                self._send(request, [channel_child.fileno(), output_child, status_child.fileno()], attempt > 0)
+            finally:
+                channel_child.close()
+                status_child.close()
+                os.close(output_child)
+            pid = _read_pid(status, time.monotonic() + _SPAWN_SECONDS)
+            if pid is not None:
+                return Sandbox(pid, channel, output_fd, status, output_cap)
+            channel.close()
+            status.close()
+            os.close(output_fd)
+        raise SandboxStartError("the zygote did not start a sandbox")
+
+    def ensure_started(self) -> ZygoteInfo:
+        with self._lock:
+            return self._ensure_started()
+
+    def close(self) -> None:
+        with self._lock:
+            self._stop()
+            if self._workdir is not None:
+                shutil.rmtree(self._workdir, ignore_errors=True)
+                self._workdir = None
+
+    def _send(self, request: dict[str, Any], fds: list[int], restart: bool) -> None:
+        with self._lock:
+            if restart:
+                self._stop()
+            self._ensure_started()
+            assert self._control is not None
+            try:
+                socket.send_fds(self._control, [json.dumps(request).encode()], fds)
+            except OSError:
+                self._stop()  # dead zygote: the caller's retry starts a new one
+
+    def _ensure_started(self) -> ZygoteInfo:
+        if self._process is not None and self._process.poll() is None and self.info is not None:
+            return self.info
+        self._stop()
+        started = time.perf_counter()
+        if self._workdir is None:
+            self._workdir = tempfile.mkdtemp(prefix="conv1d-sandbox-")
+        control, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        config = {
+            "control_fd": child.fileno(),
+            "harness": str(_HARNESS),
+            "site_dir": numpy_site_dir(),
+            "workdir": self._workdir,
+            "namespaces": os.geteuid() == 0,
+            "layout": sandbox_layout(),
+        }
+        try:
+            self._process = subprocess.Popen(
+                [sys.executable, "-I", "-S", str(_ZYGOTE_SCRIPT), json.dumps(config)],
+                env=_ENVIRONMENT,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                cwd=self._workdir,
+                pass_fds=(child.fileno(),),
+            )
+        finally:
+            child.close()
+        self._control = control
+        ready, _, _ = select.select([control], [], [], _START_SECONDS)
+        hello = control.recv(4096) if ready else b""
+        if not hello:
+            self._stop()
+            raise SandboxStartError("the zygote did not start (see the grader's stderr)")
+        message = json.loads(hello)
+        self.info = ZygoteInfo(bool(message["namespaces"]), str(message["reason"]), time.perf_counter() - started)
+        return self.info
+
+    def _stop(self) -> None:
+        if self._control is not None:
+            self._control.close()  # the zygote exits when its control socket closes
+            self._control = None
+        if self._process is not None:
+            try:
+                self._process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+            self._process = None
+        self.info = None
+
+
+def _read_pid(status: socket.socket, deadline: float) -> int | None:
+    ready, _, _ = select.select([status], [], [], max(0.0, deadline - time.monotonic()))
+    message = status.recv(256) if ready else b""
+    if not message:
+        return None
+    return int(json.loads(message)["pid"])
