@@ -22,7 +22,7 @@ import numpy as np
 from grader.runner import Op, Returned
 from reference import conv1d_backward, conv1d_forward, get_conv1d_output_size
 
-__all__ = ["VARIANTS", "Match", "diagnose", "hint_texts", "likely_cause"]
+__all__ = ["VARIANTS", "Match", "Variant", "diagnose", "hint_texts", "likely_cause"]
 
 AXIS_NAMES: Mapping[str, tuple[str, str, str]] = {
     "out": ("batch", "out_channels", "output_size"),
