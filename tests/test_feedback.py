@@ -45,8 +45,10 @@ def test_each_test_reports_its_time(printing):
     assert all(t.seconds > 0 for t in printing.tests())
 
 
-def test_a_timeout_names_the_call_and_the_limit():
-    config = load_config()
+def test_a_timeout_names_the_call_and_the_limit(tmp_path):
+    # A short limit keeps the suite quick; test_submissions runs the same sample under the defaults.
+    (tmp_path / "fast.toml").write_text("[limits]\ncpu_seconds = 0.4\nwall_seconds = 2.0\n")
+    config = load_config(tmp_path / "fast.toml")
     result = grade(SAMPLES / "backward_hangs.py", config)
     backward = next(t for t in result.tests() if t.name == "test_conv1d_backward_1 (dx)")
     assert backward.status == "timeout"
