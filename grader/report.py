@@ -8,6 +8,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from rich import box
 from rich.console import Console, Group
 from rich.markup import escape
 from rich.panel import Panel
@@ -92,7 +93,10 @@ def gradebook_csv(rows: Iterable[dict[str, str]]) -> str:
 
 
 def render(result: Result, console: Console, *, public: bool = True) -> None:
-    """A readable table per question, with feedback under each test that did not pass."""
+    """A compact table per question, then a paragraph of feedback for each test that did not pass.
+
+    Feedback sits below the table rather than in a column so that it stays readable in an 80-column terminal.
+    """
     view = result.public() if public else result
     header = Text.assemble(
         (view.submission, "bold"),
@@ -107,29 +111,38 @@ def render(result: Result, console: Console, *, public: bool = True) -> None:
         table = Table(
             title=f"{question.id.upper()} {question.title}: {_points(question.score)} / {_points(question.max_score)}",
             title_justify="left",
-            expand=True,
-            show_lines=False,
+            title_style="bold",
+            box=box.SIMPLE_HEAD,
+            padding=(0, 1),
         )
-        table.add_column("test", no_wrap=True)
+        table.add_column("test", overflow="fold")
         table.add_column("status", no_wrap=True)
         table.add_column("points", justify="right", no_wrap=True)
-        table.add_column("feedback", ratio=1)
+        notes: list[Text] = []
         previous = ""
+        visibility = "visible"
         for test in question.tests:
             style = _STATUS_STYLE[test.status]
-            feedback = "" if test.status == "passed" else test.feedback
-            # A backward error fails dx, grad_weight and grad_bias alike: say it once.
-            feedback, previous = ("same as above" if feedback and feedback == previous else feedback), feedback
-            if test.output and test.status != "passed":
-                feedback += f"\nprinted: {test.output[:200]}"
+            if test.visibility != visibility:
+                visibility = test.visibility
+                table.add_section()
+                table.add_row(f"[dim]{visibility.replace('_', ' ')} tests[/]")
             table.add_row(
-                escape(test.name) + ("" if test.visibility == "visible" else f" [dim]({test.visibility})[/]"),
+                escape(test.name),
                 f"[{style}]{test.status}[/]",
                 f"{_points(test.score)}/{_points(test.max_score)}",
-                escape(feedback),
             )
+            if test.status == "passed":
+                continue
+            # A backward error fails dx, grad_weight and grad_bias alike: say it once.
+            feedback = "same as above" if test.feedback == previous else test.feedback
+            previous = test.feedback
+            if test.output:
+                feedback += f"\nprinted: {test.output[:300]}"
+            notes.append(Text.assemble("\n", (f"{test.name}: ", style), feedback))
         body.append(table)
-    console.print(Panel(Group(*body), expand=True))
+        body += notes
+    console.print(Panel(Group(*body), expand=False))
 
 
 def to_markdown(result: Result, *, public: bool = False) -> str:
