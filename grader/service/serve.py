@@ -1,0 +1,37 @@
+"""``conv1d-grader serve``: settings from flags and environment, checks, then uvicorn."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from grader.config import load_config
+from grader.engine import default_runner
+from grader.service.app import create_app
+from grader.service.settings import ServiceSettings
+
+log = logging.getLogger("grader.service")
+
+
+def serve(
+    *, host: str = "127.0.0.1", port: int = 8000, data: Path | None = None, config_path: Path | None = None
+) -> None:
+    """Run the service until interrupted. Raises :class:`~grader.errors.ConfigError` when it must not start."""
+    overrides: dict[str, Any] = {}
+    if data is not None:
+        overrides["data"] = data
+    if config_path is not None:
+        overrides["config"] = config_path
+    settings = ServiceSettings(**overrides)
+    settings.check_startable()
+    config = load_config(settings.config)  # a broken config stops the start, not the first upload
+    # Started here, not on the first upload: a sandbox that cannot start (no root, no namespaces) is an
+    # operator error to see at once, raised as SandboxUnavailable.
+    runner = default_runner()
+    if settings.dev and settings.token is None:
+        log.warning("development mode without CONV1D_TOKEN: the instructor endpoints are open")
+    app = create_app(settings, config=config, runner=runner)
+    uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=15)

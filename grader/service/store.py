@@ -1,0 +1,326 @@
+"""The database: each submission's bytes, metadata and result, in one table (SQLAlchemy 2.0, SQLite by default).
+
+Every write is a single statement in its own short transaction, so SQLite's writer lock is held for
+microseconds and a read never has to be upgraded to a write (which SQLite would refuse with "database is
+locked" instead of waiting). A row's ``generation`` goes up on every re-grade; a worker only writes a result
+for the generation it claimed, so a grade started under the old rubric can never overwrite a newer one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlalchemy import (
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    create_engine,
+    event,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, deferred, mapped_column, sessionmaker, undefer
+
+from grader.models import Result
+
+State = Literal["queued", "running", "graded", "rejected", "error"]
+"""``queued`` and ``running`` while pending; then the verdict's status, or ``error`` for a grader fault."""
+
+PENDING: tuple[State, ...] = ("queued", "running")
+
+ID_BYTES = 16
+"""128 random bits: ids are the only thing standing between a student and another student's result."""
+
+
+def new_id() -> str:
+    return secrets.token_urlsafe(ID_BYTES)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class _Base(DeclarativeBase):
+    pass
+
+
+class SubmissionRow(_Base):
+    __tablename__ = "submissions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    student: Mapped[str | None] = mapped_column(String(64))
+    filename: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    # Deferred: listings and the gradebook never need the bytes.
+    data: Mapped[bytes] = deferred(mapped_column(LargeBinary))
+    state: Mapped[str] = mapped_column(String(16), default="queued")
+    generation: Mapped[int] = mapped_column(Integer, default=0)
+    submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    score: Mapped[float | None]
+    max_score: Mapped[float | None]
+    q1: Mapped[float | None]
+    q2: Mapped[float | None]
+    config_digest: Mapped[str | None] = mapped_column(String(64))
+    error: Mapped[str | None] = mapped_column(Text)
+    """The grader fault's message, for the operator."""
+    result: Mapped[str | None] = deferred(mapped_column(Text))
+    """The full (instructor) result as JSON."""
+
+    __table_args__ = (
+        Index("ix_submissions_student", "student", "submitted_at"),
+        Index("ix_submissions_state", "state"),
+    )
+
+
+@dataclass(frozen=True)
+class Record:
+    """A submission as the routes see it, detached from any session."""
+
+    id: str
+    student: str | None
+    filename: str
+    size: int
+    state: State
+    submitted_at: datetime
+    finished_at: datetime | None
+    score: float | None
+    max_score: float | None
+    q1: float | None
+    q2: float | None
+    config_digest: str | None
+    error: str | None
+    result: Result | None = None
+
+    def summary(self) -> dict[str, Any]:
+        """Metadata and totals, without the tests (instructor listings)."""
+        return {
+            "id": self.id,
+            "student": self.student,
+            "filename": self.filename,
+            "size": self.size,
+            "status": self.state,
+            "submitted_at": self.submitted_at.isoformat(),
+            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+            "score": self.score,
+            "max_score": self.max_score,
+            "q1": self.q1,
+            "q2": self.q2,
+            "config_digest": self.config_digest,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What a worker needs to grade one submission."""
+
+    id: str
+    generation: int
+    name: str
+    data: bytes
+
+
+def _record(row: SubmissionRow, *, with_result: bool) -> Record:
+    submitted = row.submitted_at if row.submitted_at.tzinfo else row.submitted_at.replace(tzinfo=UTC)
+    finished = row.finished_at
+    if finished is not None and finished.tzinfo is None:
+        finished = finished.replace(tzinfo=UTC)  # SQLite stores naive datetimes
+    result = Result.model_validate_json(row.result) if with_result and row.result else None
+    return Record(
+        id=row.id,
+        student=row.student,
+        filename=row.filename,
+        size=row.size,
+        state=row.state,  # type: ignore[arg-type]
+        submitted_at=submitted,
+        finished_at=finished,
+        score=row.score,
+        max_score=row.max_score,
+        q1=row.q1,
+        q2=row.q2,
+        config_digest=row.config_digest,
+        error=row.error,
+        result=result,
+    )
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL: readers never block the writer. synchronous=FULL: a submission acknowledged to a student
+    # survives a power cut, not only a killed process; the cost is one fsync per write.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    """One engine per process; SQLite files get WAL mode and a busy timeout, and their folder is created."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+class Store:
+    """Submissions in the database. Thread-safe: every method opens its own short session."""
+
+    def __init__(self, url: str) -> None:
+        self.engine = make_engine(url)
+        _Base.metadata.create_all(self.engine)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
+        with self._sessions() as session, session.begin():
+            yield session
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def ping(self) -> None:
+        with self._session() as session:
+            session.execute(select(1))
+
+    def add(self, *, student: str | None, filename: str, data: bytes) -> str:
+        """Store a new submission as ``queued`` and return its id; committed (durable) on return."""
+        submission_id = new_id()
+        with self._session() as session:
+            session.add(
+                SubmissionRow(
+                    id=submission_id,
+                    student=student,
+                    filename=filename,
+                    size=len(data),
+                    sha256=hashlib.sha256(data).hexdigest(),
+                    data=data,
+                    state="queued",
+                    generation=0,
+                    submitted_at=_now(),
+                )
+            )
+        return submission_id
+
+    def delete(self, submission_id: str) -> None:
+        with self._session() as session:
+            row = session.get(SubmissionRow, submission_id)
+            if row is not None:
+                session.delete(row)
+
+    def get(self, submission_id: str, *, with_result: bool = True) -> Record | None:
+        with self._session() as session:
+            query = select(SubmissionRow).where(SubmissionRow.id == submission_id)
+            if with_result:
+                query = query.options(undefer(SubmissionRow.result))
+            row = session.scalars(query).first()
+            return None if row is None else _record(row, with_result=with_result)
+
+    def list(self, *, student: str | None = None, limit: int = 1000) -> list[Record]:
+        """Newest first, without results."""
+        with self._session() as session:
+            query = select(SubmissionRow).order_by(SubmissionRow.submitted_at.desc()).limit(limit)
+            if student is not None:
+                query = query.where(SubmissionRow.student == student)
+            return [_record(row, with_result=False) for row in session.scalars(query)]
+
+    def claim(self, submission_id: str) -> Claim | None:
+        """Mark a queued submission ``running`` and return its bytes; None if it is not queued (any more)."""
+        with self._session() as session:
+            claimed = session.execute(
+                update(SubmissionRow)
+                .where(SubmissionRow.id == submission_id, SubmissionRow.state == "queued")
+                .values(state="running", started_at=_now())
+                .returning(SubmissionRow.generation, SubmissionRow.student, SubmissionRow.filename)
+            ).first()
+        if claimed is None:
+            return None
+        generation, student, filename = claimed
+        with self._session() as session:
+            data = session.scalars(select(SubmissionRow.data).where(SubmissionRow.id == submission_id)).one()
+        return Claim(submission_id, generation, student or Path(filename).stem or "nn", data)
+
+    def finish(self, claim: Claim, result: Result, config_digest: str) -> bool:
+        """Store the verdict; False when a re-grade superseded this claim (the result is then dropped)."""
+        return self._settle(
+            claim,
+            state=result.status,
+            score=result.score,
+            max_score=result.max_score,
+            q1=result.question("q1").score,
+            q2=result.question("q2").score,
+            config_digest=config_digest,
+            error=None,
+            result=result.model_dump_json(),
+        )
+
+    def fail(self, claim: Claim, message: str) -> bool:
+        """Record a grader fault; the bytes stay, so a re-grade can retry."""
+        return self._settle(
+            claim, state="error", score=None, max_score=None, q1=None, q2=None, error=message, result=None
+        )
+
+    def _settle(self, claim: Claim, **values: Any) -> bool:
+        with self._session() as session:
+            done = session.execute(
+                update(SubmissionRow)
+                .where(
+                    SubmissionRow.id == claim.id,
+                    SubmissionRow.generation == claim.generation,
+                    SubmissionRow.state == "running",
+                )
+                .values(finished_at=_now(), **values)
+            )
+            return bool(done.rowcount)
+
+    def requeue_pending(self) -> list[str]:
+        """After a restart: every ``running`` row goes back to ``queued``; ids of all queued rows, oldest first."""
+        with self._session() as session:
+            session.execute(update(SubmissionRow).where(SubmissionRow.state == "running").values(state="queued"))
+        return self._ids_in(("queued",))
+
+    def requeue_all(self) -> list[str]:
+        """For a re-grade: every row back to ``queued`` under a new generation; ids oldest first."""
+        with self._session() as session:
+            session.execute(
+                update(SubmissionRow).values(state="queued", generation=SubmissionRow.generation + 1, started_at=None)
+            )
+        return self._ids_in(("queued",))
+
+    def _ids_in(self, states: Sequence[str]) -> list[str]:
+        with self._session() as session:
+            query = select(SubmissionRow.id).where(SubmissionRow.state.in_(states)).order_by(SubmissionRow.submitted_at)
+            return list(session.scalars(query))
+
+    def count_pending(self) -> int:
+        with self._session() as session:
+            query = select(func.count()).select_from(SubmissionRow).where(SubmissionRow.state.in_(PENDING))
+            return int(session.scalar(query) or 0)
+
+    def named(self) -> list[Record]:
+        """Every submission that names a student, by student then oldest first, without results."""
+        with self._session() as session:
+            query = (
+                select(SubmissionRow)
+                .where(SubmissionRow.student.is_not(None))
+                .order_by(SubmissionRow.student, SubmissionRow.submitted_at)
+            )
+            return [_record(row, with_result=False) for row in session.scalars(query)]

@@ -1,0 +1,78 @@
+"""The students' page in a real headless browser (Debian's Chromium driven by Playwright) against the real server."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.service.liveserver import LiveServer
+from tests.service.solutions import BUGGY, CORRECT
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+if not Path(CHROMIUM).exists():
+    pytest.skip("no chromium binary (apt-get install chromium)", allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield browser
+        browser.close()
+
+
+def _hand_in(browser: Any, url: str, tmp_path: Path, source: str, student: str) -> Any:
+    file = tmp_path / "nn.py"
+    file.write_text(source)
+    page = browser.new_page()
+    page.goto(url + "/")
+    page.set_input_files("#file", str(file))
+    page.fill("#student", student)
+    page.click("#submit")
+    page.wait_for_selector("#total", timeout=30_000)
+    return page
+
+
+def test_a_student_uploads_and_sees_scores_and_feedback(browser: Any, live_server: LiveServer, tmp_path: Path) -> None:
+    page = _hand_in(browser, live_server.url, tmp_path, BUGGY, "pat")
+    assert page.text_content("#total") == "55 / 100"  # output size right, every forward wrong, backward right
+    questions = page.locator("h2.question").all_text_contents()
+    assert questions[0] == "Q1 Conv1d.forward: 5 / 50"
+    assert questions[1] == "Q2 Conv1d.backward: 50 / 50"
+    rows = page.locator("tr.test")
+    assert rows.count() > 20
+    forward = page.locator('tr.test[data-test="test_conv1d_forward_1"]')
+    assert forward.locator("td.status").text_content() == "failed"
+    assert "bias" in (forward.locator("td.feedback").text_content() or "")  # the hint names the likely cause
+    assert page.locator("td.status.passed").count() > 0
+    page.screenshot(path=str(tmp_path / "page.png"), full_page=True)
+    page.close()
+
+
+def test_a_correct_file_gets_full_marks_and_errors_show_their_message(
+    browser: Any, live_server: LiveServer, tmp_path: Path
+) -> None:
+    page = _hand_in(browser, live_server.url, tmp_path, CORRECT, "quinn")
+    assert page.text_content("#total") == "100 / 100"
+    assert page.locator("td.status.failed").count() == 0
+    empty = tmp_path / "empty.py"
+    empty.write_text("")
+    page.set_input_files("#file", str(empty))
+    page.click("#submit")
+    page.wait_for_selector("#status.error")
+    assert "empty" in (page.text_content("#status") or "")
+    page.close()
