@@ -10,7 +10,7 @@ from pathlib import Path
 from grader.cases import build_cases
 from grader.config import Config, load_config
 from grader.errors import SubmissionError
-from grader.hints import likely_cause
+from grader.hints import diagnose
 from grader.models import QuestionResult, Result
 from grader.runner import LoadOutcome, Runner, RunReport
 from grader.scoring import failure_text, plan_calls, score
@@ -84,7 +84,7 @@ def grade(
             status="rejected", messages=tuple(messages), questions=score(cases, config, (), None, reason), **operator
         )
 
-    questions = score(cases, config, report.calls, likely_cause)
+    questions = score(cases, config, report.calls, diagnose)
     messages += starter_messages(report)
     return result(status="graded", messages=tuple(messages), questions=questions, **operator)
 

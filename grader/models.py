@@ -77,7 +77,9 @@ class TestResult(_Frozen):
     feedback: str
     """What went wrong and where to look, written for the student. Never contains hidden expected values."""
     hint: str | None = None
-    """The likely mistake, when the wrong output matches a known bug."""
+    """The likely mistake and where to look, when the wrong output matches a known bug."""
+    mistake: str | None = None
+    """Stable name of that known bug (e.g. ``bias_omitted``), for counting mistakes across a class."""
     seconds: float = 0.0
     """Wall time the submission spent on this test."""
     output: str = ""

@@ -15,6 +15,7 @@ import numpy as np
 from grader.cases import OUTPUT_SIZE_TEST, CaseSet, LayerCase
 from grader.compare import compare_array, describe, scalar_value
 from grader.config import Config, Visibility
+from grader.hints import Match
 from grader.models import QuestionResult, TestResult, TestStatus
 from grader.runner import Call, CallOutcome, Failure, Op, Returned
 
@@ -31,9 +32,9 @@ HintFn = Callable[
         float,
         float,
     ],
-    str | None,
+    Match | None,
 ]
-"""Signature of :func:`grader.hints.likely_cause`."""
+"""Signature of :func:`grader.hints.diagnose`."""
 
 _WHAT = {
     "get_conv1d_output_size": "get_conv1d_output_size",
@@ -130,37 +131,43 @@ class _Scorer:
         return "visible" if visible else self.config.visibility.hidden
 
     def output_size_test(self, points: float) -> TestResult:
+        """One test over every triple, with credit per right answer."""
         n = len(self.cases.output_size)
-        right, wrong, seconds, outputs = 0, [], 0.0, []
-        statuses: list[str] = []
+        right, wrong, outputs = 0, [], []
+        matches: dict[str, Match] = {}
+        failures: list[CallOutcome] = []
+        seconds = 0.0
         for i, case in enumerate(self.cases.output_size):
             outcome = self.outcome(f"output_size/{i}")
             seconds += outcome.seconds
-            statuses.append(outcome.status)
             if outcome.output:
                 outputs.append(outcome.output)
             call = f"get_conv1d_output_size{case.args}"
             if outcome.status != "ok":
+                failures.append(outcome)
                 wrong.append(f"{call}: {_status_text(outcome, self.limits_note)}")
                 continue
             returned = outcome.values.get("size", Returned(kind="none", type_name="builtins.NoneType"))
-            value = scalar_value(returned)
-            if value == case.expected:
+            if scalar_value(returned) == case.expected:
                 right += 1
                 continue
             got = repr(returned.scalar) if returned.scalar is not None else f"a {returned.type_name}"
-            text = f"{call} returned {got}, expected {case.expected}"
-            hint = self.hint and self.hint("output_size", "size", None, case.args, {}, returned, self.rtol, self.atol)
-            wrong.append(text + (f". {hint}" if hint else ""))
+            wrong.append(f"{call} returned {got}, expected {case.expected}")
+            match = self.hint and self.hint("output_size", "size", None, case.args, {}, returned, self.rtol, self.atol)
+            if match:
+                matches.setdefault(match.fingerprint, match)
+
         status: TestStatus = "passed"
+        if len(failures) == len(wrong) and failures:  # nothing came back wrong: every miss raised or hung
+            kinds = {_STATUS[f.status] for f in failures}
+            status = kinds.pop() if len(kinds) == 1 else "error"
+        elif wrong:
+            status = "failed"
+        hint = " ".join(m.hint for m in matches.values()) or None
+        feedback = f"All {n} output sizes are right."
         if wrong:
-            status = "error" if all(s == "error" for s in statuses) else "failed"
-            status = _STATUS.get(statuses[0], status) if len(set(statuses)) == 1 and statuses[0] != "ok" else status
-        feedback = (
-            f"All {n} output sizes are right."
-            if not wrong
-            else f"{right} of {n} output sizes are right.\n" + "\n".join(wrong)
-        )
+            feedback = f"{right} of {n} output sizes are right.\n" + "\n".join(wrong)
+            feedback += f"\nLikely cause: {hint}" if hint else ""
         return TestResult(
             name=OUTPUT_SIZE_TEST,
             question="q1",
@@ -169,6 +176,8 @@ class _Scorer:
             score=points * right / n,
             max_score=points,
             feedback=feedback,
+            hint=hint,
+            mistake=next(iter(matches), None),
             seconds=seconds,
             output="".join(outputs),
         )
@@ -212,16 +221,23 @@ class _Scorer:
                 diagnostics=comparison,
                 **common,
             )
-        hint = None
+        match = None
         if self.hint is not None:
-            hint = self.hint(op, component, case.layer, None, case.inputs, returned, self.rtol, self.atol)
+            match = self.hint(op, component, case.layer, None, case.inputs, returned, self.rtol, self.atol)
+        hint = match.hint if match else None
         feedback = describe(comparison, _VALUE_LABEL[component], visible=visibility == "visible")
         if returned.kind == "none" and component != "dx":
             feedback += f" Set `self.{component}` in backward."
         if hint:
             feedback += f"\nLikely cause: {hint}"
         return TestResult(
-            status="failed", score=0.0, feedback=feedback + context, hint=hint, diagnostics=comparison, **common
+            status="failed",
+            score=0.0,
+            feedback=feedback + context,
+            hint=hint,
+            mistake=match.fingerprint if match else None,
+            diagnostics=comparison,
+            **common,
         )
 
 

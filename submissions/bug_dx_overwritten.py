@@ -3,7 +3,7 @@
 Bug: `backward` does `dx[:, :, beg:end] = ...`, so where windows overlap (stride below the kernel size)
 only the later window's contribution survives. Invisible when windows do not overlap (handout cases 2
 and 3, and any stride at least as large as the kernel).
-expected: q1=all q2=partial
+expected: q1=all q2=partial hint=dx_overwritten
 """
 
 import numpy as np

@@ -2,7 +2,7 @@
 
 Bug: `backward` (vectorised) sets `self.grad_bias = delta.sum(axis=(0, 1))`, one value per output
 position instead of per output channel. `dx` and `grad_weight` are right.
-expected: q1=all q2=partial
+expected: q1=all q2=partial hint=grad_bias_wrong_axes
 """
 
 import numpy as np

@@ -2,7 +2,7 @@
 
 Bug: `backward` does `self.grad_weight = ...` for each output position, so only the last position's
 contribution survives. Invisible when there is a single output position (handout case 2).
-expected: q1=all q2=partial
+expected: q1=all q2=partial hint=grad_weight_overwritten
 """
 
 import numpy as np

@@ -3,7 +3,7 @@
 Bug: `forward` uses `np.zeros(..., dtype=x.dtype)`, so with an integer input and fractional weights
 every stored slice is truncated toward zero (handout forward case 3, and hidden integer-input cases).
 `backward` allocates `dx` as float and is right.
-expected: q1=partial q2=all
+expected: q1=partial q2=all hint=integer_truncation
 """
 
 import numpy as np

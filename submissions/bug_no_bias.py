@@ -1,7 +1,7 @@
 """Sample submission: the bias is never added in forward.
 
 Bug: `forward` stores the tensordot of each window with the weights but forgets `+ self.bias`.
-expected: q1=partial q2=all
+expected: q1=partial q2=all hint=bias_omitted
 """
 
 import numpy as np

@@ -4,7 +4,7 @@ Bug: `get_conv1d_output_size` uses `math.ceil`; `forward` then pads the input wi
 last, partial window fits (the handout mentions zero padding). Invisible when the stride divides
 input_size - kernel_size, as in all six handout cases; hidden cases with other strides and the
 output-size test catch it. `backward` sizes its loop from `delta`, so it stays right.
-expected: q1=partial q2=all
+expected: q1=partial q2=all hint=output_size_ceil
 """
 
 import math

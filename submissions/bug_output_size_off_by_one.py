@@ -3,7 +3,7 @@
 Bug: `get_conv1d_output_size` returns `(input_size - kernel_size) // stride`, one position too few, so
 every forward output is one column short (empty when the kernel is as long as the input).
 `backward` loops over `delta`'s own length, so it stays right.
-expected: q1=0 q2=all
+expected: q1=0 q2=all hint=output_size_too_few
 """
 
 import numpy as np

@@ -2,7 +2,7 @@
 
 Bug: `forward` computes the right values but returns `out.tolist()`, which fails the course's
 `isinstance(answer, np.ndarray)` check. `backward` returns an ndarray and is right.
-expected: q1=partial q2=all
+expected: q1=partial q2=all hint=returns_list
 """
 
 import numpy as np

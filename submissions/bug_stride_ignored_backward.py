@@ -3,7 +3,7 @@
 Bug: `forward` is right (vectorised over windows), but `backward` takes window `i` at `i` instead of
 `i * stride`, so `dx` and `grad_weight` are wrong whenever the stride is above one (never in the six
 handout cases). `grad_bias` does not depend on the windows and stays right.
-expected: q1=all q2=partial
+expected: q1=all q2=partial hint=stride_ignored_backward
 """
 
 import numpy as np

@@ -3,7 +3,7 @@
 Bug: `forward` takes window `i` at `x[:, :, i:i + kernel_size]` instead of starting at `i * stride`
 (the output length is right). Invisible with stride 1, as in all six handout cases; hidden cases with
 a larger stride catch it. `backward` uses the stride properly.
-expected: q1=partial q2=all
+expected: q1=partial q2=all hint=stride_ignored_forward
 """
 
 import numpy as np

@@ -3,7 +3,7 @@
 Bug: `forward` allocates its output with the position axis before the channel axis and fills
 `out[:, i, :]`, so the values are right but the axes are transposed. `backward` works from `delta`
 and `self.x` and is right.
-expected: q1=partial q2=all
+expected: q1=partial q2=all hint=transposed
 """
 
 import numpy as np

@@ -177,6 +177,24 @@ def test_the_untouched_starter_is_named():
     assert result.score == 0
     assert any("NotImplementedError is still in place" in m for m in result.messages)
     assert "starter code is still in place" in result.tests()[1].feedback
+    assert result.tests()[0].status == "error"
+
+
+def test_output_size_rounded_up_is_failed_with_its_likely_cause():
+    def ceil(call: Call) -> CallOutcome:
+        if call.op != "output_size":
+            return correct(call)
+        size, kernel, stride = call.sizes
+        value = -(-(size - kernel) // stride) + 1
+        return CallOutcome(
+            key=call.key, status="ok", values={"size": Returned(kind="int", type_name="int", scalar=value)}
+        )
+
+    test = run(ceil)[0].tests()[0]
+    assert test.status == "failed" and test.mistake == "output_size_ceil"
+    assert 0 < test.score < test.max_score
+    assert "get_conv1d_output_size(10, 3, 2) returned 5, expected 4" in test.feedback
+    assert "Likely cause:" in test.feedback
 
 
 @pytest.mark.parametrize(
