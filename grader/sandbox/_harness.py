@@ -253,8 +253,12 @@ class Harness:
     def _names(module: types.ModuleType) -> list[str]:
         names = []
         for name, obj in list(vars(module).items()):
-            if isinstance(name, str) and isinstance(obj, type | types.FunctionType):
-                names.append(name[:_TYPE_NAME_CHARS])
+            try:
+                # Defined here, not imported (``from numpy import *`` would drown the real names).
+                if isinstance(obj, type | types.FunctionType) and obj.__module__ == "nn":
+                    names.append(str(name)[:_TYPE_NAME_CHARS])
+            except BaseException:
+                continue
         return names[:_MAX_NAMES]
 
     def _call(self, header: dict[str, Any], blobs: list[bytearray]) -> tuple[dict[str, Any], list[np.ndarray]]:

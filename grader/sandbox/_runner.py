@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
-import threading
 import time
 import weakref
 from collections.abc import Sequence
 from dataclasses import asdict
+from pathlib import Path
 
 from grader.runner import Call, CallOutcome, Limits, LoadOutcome, Returned, RunReport, Where
 from grader.sandbox._process import LimitExceeded, Sandbox, SandboxDied, Watch
@@ -21,11 +22,14 @@ from grader.sandbox._protocol import (
     load_request,
     scalar_for,
 )
+from grader.sandbox._zygote import HARNESS_FAILED
 from grader.sandbox._zygote_client import SandboxStartError, Zygote, ZygoteInfo
 
 UID_BASE = 1_990_000
-"""Sandbox slot ``n`` runs as uid and gid ``UID_BASE + n``: distinct per concurrent sandbox, so that
+"""Sandboxes run as uids from ``UID_BASE`` up, one per concurrent sandbox on the host, so that
 RLIMIT_NPROC (which counts per uid) is a per-sandbox limit."""
+_UID_COUNT = 4096
+_LEASE_DIR = Path("/run/conv1d-grader/uid-leases")
 
 _PHASE: dict[str, Where] = {
     "output_size": "get_conv1d_output_size",
@@ -34,22 +38,30 @@ _PHASE: dict[str, Where] = {
 }
 
 
-class _Slots:
-    """Small integers handed to concurrent runs; the lowest free one first."""
+class _UidLease:
+    """A uid no other sandbox on this host is using, held by an flock on a file under /run.
+
+    flock conflicts between separate opens even within one process, so one mechanism covers the
+    threads of this grader and any other grader process (a second worker, a benchmark). The kernel
+    drops the lock if the holder dies, so a crash never leaks a uid.
+    """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._used: set[int] = set()
+        _LEASE_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for offset in range(_UID_COUNT):
+            fd = os.open(_LEASE_DIR / str(offset), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            self.uid = UID_BASE + offset
+            self._fd = fd
+            return
+        raise SandboxStartError(f"all {_UID_COUNT} sandbox uids are in use")
 
-    def acquire(self) -> int:
-        with self._lock:
-            slot = next(n for n in range(len(self._used) + 1) if n not in self._used)
-            self._used.add(slot)
-            return slot
-
-    def release(self, slot: int) -> None:
-        with self._lock:
-            self._used.discard(slot)
+    def release(self) -> None:
+        os.close(self._fd)
 
 
 class SandboxRunner:
@@ -61,16 +73,23 @@ class SandboxRunner:
 
     def __init__(self) -> None:
         self._zygote = Zygote()
-        self._slots = _Slots()
         self._finalizer = weakref.finalize(self, self._zygote.close)
 
     def run(self, source: str, filename: str, calls: Sequence[Call], limits: Limits) -> RunReport:
         info = self._zygote.ensure_started()
-        slot = self._slots.acquire()
+        # Without namespaces there is no uid change, so nothing to lease.
+        lease = _UidLease() if info.namespaces else None
+        uid = lease.uid if lease is not None else os.getuid()
         try:
-            return _Submission(self._zygote, info, slot, source, filename, limits).run(calls)
+            return _Submission(self._zygote, info, uid, source, filename, limits).run(calls)
         finally:
-            self._slots.release(slot)
+            if lease is not None:
+                lease.release()
+
+    @property
+    def zygote_pid(self) -> int | None:
+        """The warm process every sandbox is forked from (for tests and diagnostics)."""
+        return self._zygote.pid
 
     def close(self) -> None:
         self._finalizer()
@@ -97,14 +116,14 @@ class _Submission:
     """One ``run()``: a sandbox (replaced after any timeout or crash), the calls, the budget."""
 
     def __init__(
-        self, zygote: Zygote, info: ZygoteInfo, slot: int, source: str, filename: str, limits: Limits
+        self, zygote: Zygote, info: ZygoteInfo, uid: int, source: str, filename: str, limits: Limits
     ) -> None:
         self._zygote = zygote
         self._info = info
         self._source = source
         self._filename = filename
         self._limits = limits
-        self._request = {"uid": UID_BASE + slot, "limits": asdict(limits)}
+        self._request = {"uid": uid, "limits": asdict(limits)}
         self._budget_end = time.monotonic() + limits.total_wall_seconds
         self._sandbox: Sandbox | None = None
 
@@ -234,7 +253,10 @@ def _trouble(exc: Exception, phase: str, limits: Limits) -> tuple[str, str]:
         if signal_name is not None:
             return "crashed", f"killed by {signal_name} in {phase}"
         if exc.wait_status is not None and os.WIFEXITED(exc.wait_status):
-            return "crashed", f"the process exited with status {os.WEXITSTATUS(exc.wait_status)} in {phase}"
+            code = os.WEXITSTATUS(exc.wait_status)
+            if code == HARNESS_FAILED:
+                return "crashed", f"the sandbox's harness failed in {phase}"
+            return "crashed", f"the process exited with status {code} in {phase}"
         return "crashed", f"{exc.how} in {phase}"
     return "crashed", f"the sandbox sent a malformed reply in {phase}: {exc}"
 

@@ -56,6 +56,7 @@ PR_SET_NO_NEW_PRIVS = 38
 _PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
 
 CHANNEL_FD = 3
+HARNESS_FAILED = 70
 SETUP_FAILED = 71
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -184,7 +185,14 @@ def _sandbox(config: dict[str, Any], request: dict[str, Any], fds: list[int], ha
     except BaseException:
         traceback.print_exc()
         os._exit(SETUP_FAILED)
-    harness.Harness(socket.socket(fileno=CHANNEL_FD), limits["cpu_seconds"]).serve()
+    try:
+        harness.Harness(socket.socket(fileno=CHANNEL_FD), limits["cpu_seconds"]).serve()
+    except BaseException:
+        # The submission broke the harness's own code (it shares the process): say so, distinctly,
+        # even if it broke the traceback module too.
+        with contextlib.suppress(BaseException):
+            traceback.print_exc()
+        os._exit(HARNESS_FAILED)
 
 
 def _keeper(config: dict[str, Any], request: dict[str, Any], fds: list[int], harness: ModuleType) -> None:

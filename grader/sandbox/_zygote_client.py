@@ -74,6 +74,10 @@ class Zygote:
             os.close(output_fd)
         raise SandboxStartError("the zygote did not start a sandbox")
 
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
     def ensure_started(self) -> ZygoteInfo:
         with self._lock:
             return self._ensure_started()
