@@ -1,0 +1,195 @@
+"""Ordinary behaviour of ``SandboxRunner``: values, failures, output, limits, restarts, threads, speed."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import statistics
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+from sandbox_support import GOOD_SOURCE, LIMITS, make_calls, matches
+
+from grader.runner import Call
+from grader.sandbox import SandboxRunner
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the namespace sandbox needs root (as in CI)")
+
+CALLS = make_calls(rounds=2)
+OUTPUT_SIZE_0, FORWARD_0, BACKWARD_0, OUTPUT_SIZE_1, FORWARD_1, BACKWARD_1 = CALLS
+
+STARTER = '''import numpy as np
+
+
+def get_conv1d_output_size(input_size, kernel_size, stride):
+    return (input_size - kernel_size) // stride + 1
+
+
+class Conv1d:
+    def __init__(self, in_channel, out_channel, kernel_size, stride):
+        self.stride = stride
+
+    def forward(self, x):
+        print("forward of batch", x.shape[0])
+        return self._helper(x)
+
+    def _helper(self, x):
+        raise NotImplementedError
+
+    def backward(self, delta):
+        raise NotImplementedError
+'''
+
+
+def test_correct_submission_gets_every_value_right(runner: SandboxRunner) -> None:
+    calls = make_calls(seed=5, rounds=6)
+    report = runner.run(GOOD_SOURCE, "nn.py", calls, LIMITS)
+    assert report.load.status == "ok"
+    assert report.load.names == ("get_conv1d_output_size", "Conv1d")
+    assert [o.key for o in report.calls] == [c.key for c in calls]
+    assert all(matches(o, c) for o, c in zip(report.calls, calls, strict=True))
+    out = report.calls[1].values["out"]
+    assert (out.kind, out.type_name, type(out.array)) == ("ndarray", "numpy.ndarray", np.ndarray)
+    assert report.isolation.startswith("namespaces(pid,mount,net,ipc,uts)") and report.warnings == ()
+
+
+def test_starter_not_implemented_comes_through_with_the_submissions_frames_only(runner: SandboxRunner) -> None:
+    report = runner.run(STARTER, "students/bob/nn.py", [OUTPUT_SIZE_0, FORWARD_0, BACKWARD_1], LIMITS)
+    size, forward, backward = report.calls
+    assert matches(size, OUTPUT_SIZE_0)
+    failure = forward.failure
+    assert forward.status == "error" and failure is not None
+    assert (failure.where, failure.type, failure.line) == ("forward", "NotImplementedError", 17)
+    assert 'File "students/bob/nn.py", line 14, in forward' in failure.traceback
+    assert "_harness" not in failure.traceback and "raise NotImplementedError" in failure.traceback
+    assert forward.output == "forward of batch 1\n"  # its own print, and only its own
+    assert backward.failure is not None and backward.failure.where == "forward"  # backward runs forward first
+    assert backward.output == "forward of batch 2\n"
+
+
+def test_load_failures_are_described(runner: SandboxRunner) -> None:
+    syntax = runner.run("import numpy\n\ndef broken(:\n    pass\n", "nn.py", CALLS, LIMITS)
+    assert syntax.load.status == "error" and syntax.calls == ()
+    assert syntax.load.failure is not None
+    failure = syntax.load.failure
+    assert (failure.type, failure.line, failure.where) == ("SyntaxError", 3, "import")
+
+    missing = runner.run("print('loading')\nimport torch\n", "nn.py", CALLS, LIMITS)
+    assert missing.load.failure is not None
+    assert (missing.load.failure.type, missing.load.failure.module) == ("ModuleNotFoundError", "torch")
+    assert missing.load.output == "loading\n"
+
+    nested = runner.run("from numpy.mytorch.nn import Conv1d\n", "nn.py", CALLS, LIMITS)
+    assert nested.load.failure is not None and nested.load.failure.module == "numpy.mytorch"
+
+
+def test_returned_values_are_described_by_kind(runner: SandboxRunner) -> None:
+    source = """import numpy as np
+
+VALUES = {10: np.int64(4), 11: 4.0, 12: True, 13: None, 14: [1, 2], 15: (1.5, 2.5), 16: "4",
+          17: np.float32(2.5), 18: [[1], [2, 3]], 19: 2**70}
+
+
+def get_conv1d_output_size(input_size, kernel_size, stride):
+    return VALUES[input_size]
+"""
+    calls = [Call(f"size/{n}", "output_size", sizes=(n, 1, 1)) for n in range(10, 20)]
+    report = runner.run(source, "nn.py", calls, LIMITS)
+    got = {o.key: o.values["size"] for o in report.calls}
+    assert (got["size/10"].kind, got["size/10"].scalar, got["size/10"].type_name) == ("int", 4, "numpy.int64")
+    assert (got["size/11"].kind, got["size/11"].scalar) == ("float", 4.0)
+    assert (got["size/12"].kind, got["size/12"].scalar) == ("bool", True)
+    assert got["size/13"].kind == "none"
+    assert got["size/14"].kind == "list" and got["size/14"].array is not None
+    assert got["size/14"].array.tolist() == [1, 2]
+    assert got["size/15"].kind == "tuple" and got["size/15"].array is not None
+    assert got["size/15"].array.tolist() == [1.5, 2.5]
+    assert (got["size/16"].kind, got["size/16"].type_name, got["size/16"].scalar) == ("other", "builtins.str", None)
+    assert (got["size/17"].kind, got["size/17"].scalar) == ("float", 2.5)
+    assert got["size/18"].kind == "list" and got["size/18"].array is None and got["size/18"].note
+    assert (got["size/19"].kind, got["size/19"].scalar) == ("int", None)
+
+
+def test_wall_timeout_in_backward_keeps_forward_outcomes(runner: SandboxRunner) -> None:
+    source = GOOD_SOURCE + "\n\nimport time\nConv1d.backward = lambda self, delta: time.sleep(60)\n"
+    limits = dataclasses.replace(LIMITS, wall_seconds=0.5)
+    report = runner.run(source, "nn.py", CALLS, limits)
+    for outcome, call in zip(report.calls, CALLS, strict=True):
+        if call.op == "backward":
+            assert (outcome.status, outcome.detail) == ("timeout", "exceeded the 0.5 s wall-clock limit in backward")
+            assert 0.5 <= outcome.seconds < 1.5
+        else:
+            assert matches(outcome, call)
+
+
+def test_a_crash_costs_its_own_call_only(runner: SandboxRunner) -> None:
+    source = GOOD_SOURCE + (
+        "\n\nimport os\n_forward = Conv1d.forward\n"
+        "Conv1d.forward = lambda self, x: os._exit(5) if x.shape[0] == 1 else _forward(self, x)\n"
+    )
+    report = runner.run(source, "nn.py", CALLS, LIMITS)
+    by_key = {o.key: o for o in report.calls}
+    assert (by_key[FORWARD_0.key].status, by_key[FORWARD_0.key].detail) == (
+        "crashed",
+        "the process exited with status 5 in forward",
+    )
+    assert by_key[BACKWARD_0.key].status == "crashed"
+    for call in (OUTPUT_SIZE_0, OUTPUT_SIZE_1, FORWARD_1, BACKWARD_1):
+        assert matches(by_key[call.key], call)
+
+
+def test_calls_past_the_budget_are_skipped(runner: SandboxRunner) -> None:
+    source = GOOD_SOURCE + "\n\nimport time\nget_conv1d_output_size = lambda *sizes: time.sleep(0.4) or 4\n"
+    calls = [Call(f"size/{i}", "output_size", sizes=(10, 3, 2)) for i in range(6)]
+    limits = dataclasses.replace(LIMITS, total_wall_seconds=1.0)
+    started = time.monotonic()
+    report = runner.run(source, "nn.py", calls, limits)
+    assert time.monotonic() - started < 2
+    statuses = [o.status for o in report.calls]
+    assert statuses[:2] == ["ok", "ok"] and statuses[-1] == "skipped"
+    interrupted = [o for o in report.calls if o.status == "timeout"]
+    budget = "ran out of the submission's 1 s total budget in get_conv1d_output_size"
+    assert all(o.detail == budget for o in interrupted)
+    skipped = next(o for o in report.calls if o.status == "skipped")
+    assert skipped.detail == "not run: the 1 s budget for this submission was spent"
+
+
+def test_concurrent_runs_from_four_threads_give_identical_results(runner: SandboxRunner) -> None:
+    calls = make_calls(seed=3, rounds=3)
+
+    def grade(_: int) -> list[list[float]]:
+        report = runner.run(GOOD_SOURCE, "nn.py", calls, LIMITS)
+        assert all(matches(o, c) for o, c in zip(report.calls, calls, strict=True))
+        return [v.array.tolist() for o in report.calls for v in o.values.values() if v.array is not None]
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(grade, range(12)))
+    assert all(result == results[0] for result in results)
+
+
+def test_zygote_is_restarted_when_it_dies() -> None:
+    with SandboxRunner() as own:
+        report = own.run(GOOD_SOURCE, "nn.py", CALLS, LIMITS)
+        assert all(matches(o, c) for o, c in zip(report.calls, CALLS, strict=True))
+        first = own.zygote_pid
+        assert first is not None
+        os.kill(first, signal.SIGKILL)
+        report = own.run(GOOD_SOURCE, "nn.py", CALLS, LIMITS)
+        assert all(matches(o, c) for o, c in zip(report.calls, CALLS, strict=True))
+        assert own.zygote_pid not in (None, first)
+
+
+def test_warm_grading_is_fast(runner: SandboxRunner) -> None:
+    """~30 calls of a correct vectorised submission end to end; target 20 ms median, guard at 30 ms."""
+    calls = make_calls(seed=8, rounds=10)
+    runner.run(GOOD_SOURCE, "nn.py", calls, LIMITS)
+    seconds = []
+    for _ in range(15):
+        started = time.perf_counter()
+        report = runner.run(GOOD_SOURCE, "nn.py", calls, LIMITS)
+        seconds.append(time.perf_counter() - started)
+        assert all(o.status == "ok" for o in report.calls)
+    assert statistics.median(seconds) < 0.030, seconds
