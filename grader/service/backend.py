@@ -15,7 +15,7 @@ from typing import Any
 from grader.config import Config, load_config
 from grader.errors import SubmissionSyntaxError
 from grader.runner import Runner
-from grader.service.errors import InvalidField, NotFound, Unauthorized
+from grader.service.errors import InvalidField, NotFound, Unauthorized, Unavailable
 from grader.service.gradebook import gradebook_csv
 from grader.service.queue import GradingPool
 from grader.service.settings import ServiceSettings
@@ -152,5 +152,8 @@ class Backend:
         return {"queued": queued, "config_digest": self.pool.digest}
 
     async def health(self) -> dict[str, Any]:
+        """Raises (503, or 500 for a database error) unless the service can take and grade uploads."""
         await asyncio.to_thread(self.store.ping)
-        return {"status": "ok" if self.pool.alive() else "degraded", **self.pool.stats()}
+        if not self.pool.alive():
+            raise Unavailable("the grading workers are not running")
+        return {"status": "ok", **self.pool.stats()}

@@ -37,6 +37,10 @@ class InvalidField(ServiceError):
     status = 422
 
 
+class Unavailable(ServiceError):
+    status = 503
+
+
 def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"detail": message}, status_code=status, headers=headers)
 

@@ -142,7 +142,7 @@ class GradingPool:
             self._queue.put((priority, next(self._order), submission_id))
 
     def _retry_after_locked(self) -> int:
-        backlog = self._uploads + len(self._queued)
+        backlog = len(self._queued) + self._busy
         return max(1, min(60, math.ceil(backlog * self._mean_seconds / self.workers)))
 
     def stats(self) -> dict[str, int | float]:
@@ -172,7 +172,7 @@ class GradingPool:
             record = await asyncio.to_thread(self.store.get, submission_id, with_result=False)
             if record is not None and record.state not in ("queued", "running"):
                 return
-            await asyncio.wait_for(asyncio.shield(future), timeout)
+            await asyncio.wait_for(future, timeout)
         except TimeoutError:
             pass
         finally:

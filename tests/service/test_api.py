@@ -7,7 +7,6 @@ import re
 import threading
 from pathlib import Path
 
-import httpx
 from fastapi.testclient import TestClient
 
 from grader import Submission, grade, load_config
@@ -246,5 +245,25 @@ def test_health_docs_and_page(client: TestClient) -> None:
     assert 'type="file"' in page.text and "/submissions" in page.text
 
 
-def test_httpx_is_the_test_transport() -> None:
-    assert httpx.__version__  # TestClient runs on httpx; the streamed-body test depends on its chunked uploads
+def test_a_broken_rubric_refuses_the_regrade_and_keeps_the_grades(make_client: MakeClient, tmp_path: Path) -> None:
+    config = tmp_path / "rubric.toml"
+    config.write_text("")
+    client = make_client(config=config)
+    graded = upload(client, CORRECT, student="jo").json()
+    config.write_text("[rubric.q1]\npoints = -1\n")
+    response = client.post("/regrade", headers=AUTH)
+    assert response.status_code == 500 and "invalid" in response.json()["detail"]
+    assert client.get(f"/submissions/{graded['id']}").json() == graded  # nothing was re-queued
+    assert upload(client, CORRECT).json()["score"] == 100  # still grading with the last good rubric
+
+
+def test_health_fails_when_the_workers_are_gone(client: TestClient) -> None:
+    client.app.state.backend.pool.stop()  # type: ignore[attr-defined]
+    response = client.get("/healthz")
+    assert response.status_code == 503 and "workers" in response.json()["detail"]
+
+
+def test_the_page_only_runs_its_own_script(client: TestClient) -> None:
+    policy = client.get("/").headers["Content-Security-Policy"]
+    assert "script-src 'sha256-" in policy and "unsafe-inline" not in policy
+    assert "frame-ancestors 'none'" in policy

@@ -54,7 +54,9 @@ async def _hand_in(client: httpx.AsyncClient, source: str, student: str) -> dict
     response = await client.post("/submissions", files=files, data={"student": student})
     assert response.status_code in (200, 202), response.text
     body = response.json()
+    deadline = time.monotonic() + 60
     while body["status"] in ("queued", "running"):
+        assert time.monotonic() < deadline, f"{body['id']} never settled"
         await asyncio.sleep(0.1)
         body = (await client.get(f"/submissions/{body['id']}")).json()
     return body  # type: ignore[no-any-return]
