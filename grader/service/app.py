@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI, File, Form, Header, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel
 
 from grader.config import Config, load_config
 from grader.runner import Runner
@@ -26,6 +27,12 @@ MULTIPART_SLACK = 64 * 1024
 """Room for multipart boundaries, part headers and the student field on top of the file itself."""
 
 Authorization = Annotated[str | None, Header(include_in_schema=False)]
+
+
+class ErrorBody(BaseModel):
+    """Every error: one message for a person."""
+
+    detail: str
 
 
 def _page_headers(page: str) -> dict[str, str]:
@@ -72,6 +79,7 @@ def create_app(
         lifespan=lifespan,
     )
     errors.install(app)
+    # The upload limit in force at start: a re-grade re-reads the rubric, but a new size limit needs a restart.
     app.add_middleware(BodyLimit, max_bytes=limit + MULTIPART_SLACK, file_limit=limit, paths={"/submissions"})
 
     page_headers = _page_headers(page)
@@ -88,7 +96,14 @@ def create_app(
     @app.post(
         "/submissions",
         tags=["students"],
-        responses={202: {"description": "Queued: poll GET /submissions/{id}"}, 413: {}, 400: {}, 503: {}},
+        responses={
+            202: {"description": "Not graded yet (`status` queued or running): poll `GET /submissions/{id}`"},
+            400: {"model": ErrorBody, "description": "Empty, binary (NUL bytes) or not UTF-8"},
+            413: {"model": ErrorBody, "description": "Larger than the upload limit (1 MiB by default)"},
+            422: {"model": ErrorBody, "description": "No `file` field, or an invalid `student`"},
+            500: {"description": "The grader failed (not the student's fault); the file is stored, with its `id`"},
+            503: {"model": ErrorBody, "description": "At capacity: retry after `Retry-After` seconds"},
+        },
     )
     async def submit(
         request: Request,
@@ -106,9 +121,11 @@ def create_app(
             return JSONResponse(
                 public_view(record), status_code=202, headers={"Location": f"/submissions/{submission_id}"}
             )
-        return JSONResponse(public_view(record))
+        # A grader fault is HTTP 500 at this boundary (as everywhere); the body still carries the id, since the
+        # file is stored and a re-grade will produce its verdict.
+        return JSONResponse(public_view(record), status_code=500 if record.state == "error" else 200)
 
-    @app.get("/submissions/{submission_id}", tags=["students"])
+    @app.get("/submissions/{submission_id}", tags=["students"], responses={404: {"model": ErrorBody}})
     async def get_submission(request: Request, submission_id: str, authorization: Authorization = None) -> Any:
         """The verdict (`queued`, `running`, then the result); with the instructor token, the full result."""
         backend = _backend(request)

@@ -210,9 +210,10 @@ def test_past_capacity_the_answer_is_503_with_retry_after(make_client: MakeClien
 def test_a_grader_fault_is_reported_and_a_regrade_recovers(client: TestClient, runner: ContentRunner) -> None:
     runner.fail = 1
     response = upload(client, CORRECT, student="ivy")
-    assert response.status_code == 200
+    assert response.status_code == 500
     body = response.json()
     assert body["status"] == "error" and "not a fault of your code" in body["detail"]
+    assert client.get(f"/submissions/{body['id']}").json() == body  # the stored state, not an HTTP error
     full = client.get(f"/submissions/{body['id']}", headers=AUTH).json()
     assert "sandbox went away" in full["error"]
 

@@ -113,3 +113,25 @@ def test_a_streamed_oversized_upload_is_refused_while_it_is_still_coming(live_se
     # Answered once the 1 MiB limit was passed (plus what the kernel buffers on loopback), not after 64 MiB.
     assert sent < 16 << 20
     assert httpx.get(f"{live_server.url}/healthz").status_code == 200
+
+
+def test_past_capacity_the_real_server_sheds_load_with_503(tmp_path: Path) -> None:
+    server = start_server(tmp_path / "data", tmp_path / "server.log", CONV1D_WORKERS="1", CONV1D_MAX_QUEUE="2")
+    try:
+
+        async def burst() -> list[httpx.Response]:
+            async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
+                files = {"file": ("nn.py", slow(0.4).encode(), "text/x-python")}
+                return await asyncio.gather(*(client.post("/submissions", files=files) for _ in range(20)))
+
+        responses = asyncio.run(burst())
+        accepted = [r for r in responses if r.status_code in (200, 202)]
+        refused = [r for r in responses if r.status_code == 503]
+        assert len(accepted) + len(refused) == 20
+        assert 3 <= len(accepted) < 20 and refused  # 1 grading + 2 waiting at any moment
+        assert all(int(r.headers["Retry-After"]) >= 1 and "busy" in r.json()["detail"] for r in refused)
+        for response in accepted:
+            assert settle(server.url, response.json()["id"])["score"] == 100
+        assert httpx.get(f"{server.url}/healthz").status_code == 200
+    finally:
+        server.stop()
