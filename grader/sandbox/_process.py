@@ -15,6 +15,7 @@ import select
 import signal
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -69,9 +70,9 @@ def cpu_seconds_of(pid: int) -> float | None:
 
 @dataclass
 class Watch:
-    """The limits of one exchange: CPU time of ``pid``, wall time, and the submission's whole budget."""
+    """The limits of one exchange: CPU time (as ``cpu`` reads it), wall time, the submission's budget."""
 
-    pid: int
+    cpu: Callable[[], float | None]
     cpu_limit: float
     wall_limit: float
     budget_end: float
@@ -79,7 +80,7 @@ class Watch:
     cpu_start: float = 0.0
 
     def __post_init__(self) -> None:
-        self.cpu_start = cpu_seconds_of(self.pid) or 0.0
+        self.cpu_start = self.cpu() or 0.0
 
     def check(self) -> None:
         now = time.monotonic()
@@ -87,7 +88,7 @@ class Watch:
             raise LimitExceeded("budget")
         if now - self.started >= self.wall_limit:
             raise LimitExceeded("wall")
-        used = cpu_seconds_of(self.pid)
+        used = self.cpu()
         if used is not None and used - self.cpu_start >= self.cpu_limit:
             raise LimitExceeded("cpu")
 

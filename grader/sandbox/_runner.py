@@ -8,10 +8,12 @@ import time
 import weakref
 from collections.abc import Sequence
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 
 from grader.runner import Call, CallOutcome, Limits, LoadOutcome, Returned, RunReport, Where
-from grader.sandbox._process import LimitExceeded, Sandbox, SandboxDied, Watch
+from grader.sandbox._cgroup import SandboxCgroup
+from grader.sandbox._process import LimitExceeded, Sandbox, SandboxDied, Watch, cpu_seconds_of
 from grader.sandbox._protocol import (
     CallReply,
     LoadReply,
@@ -56,6 +58,7 @@ class _UidLease:
                 os.close(fd)
                 continue
             self.uid = UID_BASE + offset
+            self.cgroup = SandboxCgroup.create(self.uid)
             self._fd = fd
             return
         raise SandboxStartError(f"all {_UID_COUNT} sandbox uids are in use")
@@ -79,9 +82,9 @@ class SandboxRunner:
         info = self._zygote.ensure_started()
         # Without namespaces there is no uid change, so nothing to lease.
         lease = _UidLease() if info.namespaces else None
-        uid = lease.uid if lease is not None else os.getuid()
+        uid, cgroup = (lease.uid, lease.cgroup) if lease is not None else (os.getuid(), None)
         try:
-            return _Submission(self._zygote, info, uid, source, filename, limits).run(calls)
+            return _Submission(self._zygote, info, uid, cgroup, source, filename, limits).run(calls)
         finally:
             if lease is not None:
                 lease.release()
@@ -101,9 +104,17 @@ class SandboxRunner:
         self.close()
 
 
-def _isolation(info: ZygoteInfo) -> tuple[str, tuple[str, ...]]:
+def _isolation(info: ZygoteInfo, cgroup: SandboxCgroup | None) -> tuple[str, tuple[str, ...]]:
     if info.namespaces:
-        return "namespaces(pid,mount,net,ipc,uts)+pivot_root+unprivileged uid+rlimits+no_new_privs", ()
+        isolation = "namespaces(pid,mount,net,ipc,uts)+pivot_root+unprivileged uid+rlimits+no_new_privs"
+        if cgroup is not None:
+            return isolation + "+cgroups(memory,cpuacct)", ()
+        warning = (
+            "No cgroup v1 memory/cpuacct controllers could be used: a submission's memory is capped per "
+            "process only (times max_processes in total), and the CPU of its child processes is bounded "
+            "by the wall limit only. See SECURITY.md."
+        )
+        return isolation, (warning,)
     warning = (
         f"SANDBOX DEGRADED: {info.reason}, so there are no namespaces. Submissions run with rlimits, an "
         "empty environment and a scratch directory only: they can read every file the grader's user can, "
@@ -116,19 +127,29 @@ class _Submission:
     """One ``run()``: a sandbox (replaced after any timeout or crash), the calls, the budget."""
 
     def __init__(
-        self, zygote: Zygote, info: ZygoteInfo, uid: int, source: str, filename: str, limits: Limits
+        self,
+        zygote: Zygote,
+        info: ZygoteInfo,
+        uid: int,
+        cgroup: SandboxCgroup | None,
+        source: str,
+        filename: str,
+        limits: Limits,
     ) -> None:
         self._zygote = zygote
         self._info = info
+        self._cgroup = _configured(cgroup, limits)
+        self._oom_kills = self._cgroup.oom_kills() if self._cgroup is not None else 0
         self._source = source
         self._filename = filename
         self._limits = limits
-        self._request = {"uid": uid, "limits": asdict(limits)}
+        cgroups = self._cgroup.procs_files if self._cgroup is not None else []
+        self._request = {"uid": uid, "limits": asdict(limits), "cgroups": cgroups}
         self._budget_end = time.monotonic() + limits.total_wall_seconds
         self._sandbox: Sandbox | None = None
 
     def run(self, calls: Sequence[Call]) -> RunReport:
-        isolation, warnings = _isolation(self._info)
+        isolation, warnings = _isolation(self._info, self._cgroup)
         try:
             load = self._start()
             outcomes = tuple(self._run_calls(calls)) if load.status == "ok" else ()
@@ -166,7 +187,7 @@ class _Submission:
             if not isinstance(reply, LoadReply):
                 raise ProtocolError(f"expected a load reply, got a {reply.op!r} reply")
         except (LimitExceeded, SandboxDied, ProtocolError) as exc:
-            status, detail = _trouble(exc, "import", self._limits)
+            status, detail = _trouble(exc, "import", self._limits, self._out_of_memory())
             output = sandbox.take_output()
             self._stop()
             return LoadOutcome(status="timeout" if status == "timeout" else "crashed", output=output, detail=detail)
@@ -187,7 +208,7 @@ class _Submission:
             reply = check_call_reply(sandbox.recv_reply(watch), call)
             values, intact = self._receive_values(sandbox, reply, watch)
         except (LimitExceeded, SandboxDied, ProtocolError) as exc:
-            status, detail = _trouble(exc, _PHASE[call.op], self._limits)
+            status, detail = _trouble(exc, _PHASE[call.op], self._limits, self._out_of_memory())
             output = sandbox.take_output()
             self._stop()
             return CallOutcome(call.key, status, output=output, seconds=time.monotonic() - started, detail=detail)
@@ -229,7 +250,12 @@ class _Submission:
 
     def _watch(self, sandbox: Sandbox) -> Watch:
         limits = self._limits
-        return Watch(sandbox.pid, limits.cpu_seconds, limits.wall_seconds, self._budget_end)
+        cpu = self._cgroup.cpu_seconds if self._cgroup is not None else partial(cpu_seconds_of, sandbox.pid)
+        return Watch(cpu, limits.cpu_seconds, limits.wall_seconds, self._budget_end)
+
+    def _out_of_memory(self) -> bool:
+        """Whether the kernel's OOM killer has acted in this sandbox's group since the run began."""
+        return self._cgroup is not None and self._cgroup.oom_kills() > self._oom_kills
 
     def _stop(self) -> None:
         if self._sandbox is not None:
@@ -237,7 +263,18 @@ class _Submission:
             self._sandbox = None
 
 
-def _trouble(exc: Exception, phase: str, limits: Limits) -> tuple[str, str]:
+def _configured(cgroup: SandboxCgroup | None, limits: Limits) -> SandboxCgroup | None:
+    """The cgroup with this run's memory limit, or None if the limit cannot be set (e.g. EBUSY)."""
+    if cgroup is None:
+        return None
+    try:
+        cgroup.configure(limits)
+    except OSError:
+        return None
+    return cgroup
+
+
+def _trouble(exc: Exception, phase: str, limits: Limits, out_of_memory: bool) -> tuple[str, str]:
     """Status and the runner's account for a call that did not produce a reply."""
     if isinstance(exc, LimitExceeded):
         account = {
@@ -250,6 +287,8 @@ def _trouble(exc: Exception, phase: str, limits: Limits) -> tuple[str, str]:
         signal_name = exc.signal_name
         if signal_name == "SIGXCPU":
             return "timeout", f"exceeded the {limits.cpu_seconds:g} s CPU limit in {phase} (killed by SIGXCPU)"
+        if signal_name == "SIGKILL" and out_of_memory:
+            return "crashed", f"killed for going over the {limits.memory_mb} MiB memory limit in {phase}"
         if signal_name is not None:
             return "crashed", f"killed by {signal_name} in {phase}"
         if exc.wait_status is not None and os.WIFEXITED(exc.wait_status):

@@ -175,6 +175,10 @@ def _sandbox(config: dict[str, Any], request: dict[str, Any], fds: list[int], ha
     limits = request["limits"]
     try:
         if config["namespaces"]:
+            for procs in request["cgroups"]:
+                # Our pid as this PID namespace sees it (1): the kernel resolves it in the writer's namespace.
+                with open(procs, "w") as group:
+                    group.write(str(os.getpid()))
             _build_root(config, limits)
             _drop_privileges(request["uid"])
         else:

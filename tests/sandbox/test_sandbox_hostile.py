@@ -367,6 +367,35 @@ def check_cpu_hog_in_backward(runner: SandboxRunner, tmp_path: Path) -> None:
             assert matches(outcome, call), outcome  # forward keeps its marks, before and after the restart
 
 
+@check
+def check_memory_split_across_processes(runner: SandboxRunner, tmp_path: Path) -> None:
+    report = run_hostile(runner, "memory_split_across_processes", [FORWARD_0])
+    assert report.calls[0].status == "ok"
+    children = lines(report, "CHILD")
+    assert len(children) == 6
+    # 6 x 200 MiB would fit under RLIMIT_AS process by process; the sandbox's memory cgroup
+    # (256 MiB + scratch + slack) lets at most one of them hold its block.
+    assert sum(line == "CHILD exited 0" for line in children) <= 1
+    assert sum(line == f"CHILD killed {signal.SIGKILL.value}" for line in children) >= 5
+
+
+@check
+def check_cpu_hog_in_child(runner: SandboxRunner, tmp_path: Path) -> None:
+    started = time.monotonic()
+    report = run_hostile(runner, "cpu_hog_in_child", [FORWARD_0])
+    # Caught on the group's CPU time (1 s), not by the 3 s wall limit, though the sandbox process idles.
+    assert report.calls[0].status == "timeout"
+    assert report.calls[0].detail == "exceeded the 1 s CPU limit in forward"
+    assert time.monotonic() - started < LIMITS.wall_seconds
+
+
+@check
+def check_oom_in_sandbox_process(runner: SandboxRunner, tmp_path: Path) -> None:
+    report = run_hostile(runner, "oom_in_sandbox_process", [FORWARD_0])
+    assert report.calls[0].status == "crashed"
+    assert report.calls[0].detail == f"killed for going over the {LIMITS.memory_mb} MiB memory limit in forward"
+
+
 def test_every_hostile_file_has_a_check() -> None:
     assert sorted(p.stem for p in HOSTILE.glob("*.py")) == sorted(CHECKS)
 

@@ -15,6 +15,7 @@ from sandbox_support import GOOD_SOURCE, LIMITS, make_calls, matches
 
 from grader.runner import Call
 from grader.sandbox import SandboxRunner
+from grader.sandbox._cgroup import SandboxCgroup
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the namespace sandbox needs root (as in CI)")
 
@@ -193,3 +194,12 @@ def test_warm_grading_is_fast(runner: SandboxRunner) -> None:
         seconds.append(time.perf_counter() - started)
         assert all(o.status == "ok" for o in report.calls)
     assert statistics.median(seconds) < 0.030, seconds
+
+
+def test_without_cgroups_the_report_says_what_is_lost(runner: SandboxRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(SandboxCgroup, "create", classmethod(lambda cls, uid: None))
+    report = runner.run(GOOD_SOURCE, "nn.py", CALLS, LIMITS)
+    assert all(matches(o, c) for o, c in zip(report.calls, CALLS, strict=True))
+    assert "cgroups" not in report.isolation
+    (warning,) = report.warnings
+    assert warning.startswith("No cgroup v1 memory/cpuacct controllers could be used")

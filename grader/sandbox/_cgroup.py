@@ -1,0 +1,58 @@
+"""Per-sandbox cgroups (v1 ``memory`` and ``cpuacct``): what rlimits cannot see across processes.
+
+``RLIMIT_AS`` caps each process, so a submission that forks could still use ``max_processes`` times its
+memory; the memory cgroup caps the sandbox as a whole. The CPU time read from ``/proc/<pid>/stat`` covers
+the sandbox process's threads but not its children; ``cpuacct.usage`` covers everything in the group.
+One group per leased uid, reused by every sandbox that holds the lease; the sandbox joins it itself,
+before it runs any submission code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from grader.runner import Limits
+
+_ROOT = Path("/sys/fs/cgroup")
+_GROUP = "conv1d-grader"
+# Copy-on-write copies of the warm interpreter's pages are charged to the sandbox as it touches them.
+_SLACK_MB = 64
+
+
+class SandboxCgroup:
+    """The memory and cpuacct groups of one sandbox uid."""
+
+    def __init__(self, uid: int) -> None:
+        self._memory = _ROOT / "memory" / _GROUP / str(uid)
+        self._cpuacct = _ROOT / "cpuacct" / _GROUP / str(uid)
+
+    @classmethod
+    def create(cls, uid: int) -> SandboxCgroup | None:
+        """The groups for ``uid``, or None where cgroup v1 controllers cannot be used here."""
+        group = cls(uid)
+        try:
+            group._memory.mkdir(parents=True, exist_ok=True)
+            group._cpuacct.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            return None
+        return group
+
+    def configure(self, limits: Limits) -> None:
+        # Scratch files on the sandbox's tmpfs are charged here too.
+        limit = (limits.memory_mb + limits.max_file_mb + _SLACK_MB) << 20
+        (self._memory / "memory.limit_in_bytes").write_text(str(limit))
+
+    @property
+    def procs_files(self) -> list[str]:
+        """The files the sandbox writes its own pid to, to join the groups."""
+        return [str(self._memory / "cgroup.procs"), str(self._cpuacct / "cgroup.procs")]
+
+    def cpu_seconds(self) -> float:
+        return int((self._cpuacct / "cpuacct.usage").read_text()) / 1e9
+
+    def oom_kills(self) -> int:
+        for line in (self._memory / "memory.oom_control").read_text().splitlines():
+            key, _, value = line.partition(" ")
+            if key == "oom_kill":
+                return int(value)
+        return 0
