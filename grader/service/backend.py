@@ -138,7 +138,7 @@ class Backend:
             raise Unauthorized("This needs the instructor token: `Authorization: Bearer <token>`.")
 
     async def listing(self, student: str | None, limit: int) -> list[dict[str, Any]]:
-        records = await asyncio.to_thread(self.store.list, student=student, limit=limit)
+        records = await asyncio.to_thread(self.store.recent, student=student, limit=limit)
         return [r.summary() for r in records]
 
     async def gradebook(self) -> str:

@@ -26,7 +26,6 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
-    func,
     select,
     update,
 )
@@ -159,7 +158,7 @@ def _record(row: SubmissionRow, *, with_result: bool) -> Record:
     )
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, _connection_record: Any) -> None:
     cursor = dbapi_connection.cursor()
     # WAL: readers never block the writer. synchronous=FULL: a submission acknowledged to a student
     # survives a power cut, not only a killed process; the cost is one fsync per write.
@@ -220,12 +219,6 @@ class Store:
             )
         return submission_id
 
-    def delete(self, submission_id: str) -> None:
-        with self._session() as session:
-            row = session.get(SubmissionRow, submission_id)
-            if row is not None:
-                session.delete(row)
-
     def get(self, submission_id: str, *, with_result: bool = True) -> Record | None:
         with self._session() as session:
             query = select(SubmissionRow).where(SubmissionRow.id == submission_id)
@@ -234,7 +227,7 @@ class Store:
             row = session.scalars(query).first()
             return None if row is None else _record(row, with_result=with_result)
 
-    def list(self, *, student: str | None = None, limit: int = 1000) -> list[Record]:
+    def recent(self, *, student: str | None = None, limit: int = 1000) -> list[Record]:
         """Newest first, without results."""
         with self._session() as session:
             query = select(SubmissionRow).order_by(SubmissionRow.submitted_at.desc()).limit(limit)
@@ -309,11 +302,6 @@ class Store:
         with self._session() as session:
             query = select(SubmissionRow.id).where(SubmissionRow.state.in_(states)).order_by(SubmissionRow.submitted_at)
             return list(session.scalars(query))
-
-    def count_pending(self) -> int:
-        with self._session() as session:
-            query = select(func.count()).select_from(SubmissionRow).where(SubmissionRow.state.in_(PENDING))
-            return int(session.scalar(query) or 0)
 
     def named(self) -> list[Record]:
         """Every submission that names a student, by student then oldest first, without results."""
