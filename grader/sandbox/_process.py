@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from grader.sandbox._protocol import LENGTH, ProtocolError, Reply, parse_header_length, parse_reply
+from grader.sandbox._protocol import LENGTH, Reply, parse_header_length, parse_reply
 
 _CHECK_INTERVAL = 0.05
 _EXIT_REPORT_SECONDS = 5.0
@@ -222,9 +222,6 @@ class Sandbox:
             except OSError:
                 message = b""
             self._exited = True
-            if message:
-                try:
-                    self._exit = int(json.loads(message)["exit"])
-                except (ValueError, KeyError, TypeError) as exc:
-                    raise ProtocolError(f"bad keeper report: {exc}") from None
+            if message:  # the keeper is trusted code: its report needs no validation
+                self._exit = int(json.loads(message)["exit"])
             return

@@ -24,7 +24,7 @@ from grader.sandbox._protocol import (
     load_request,
     scalar_for,
 )
-from grader.sandbox._zygote import HARNESS_FAILED
+from grader.sandbox._zygote import CPU_LIMIT_EXIT, HARNESS_FAILED
 from grader.sandbox._zygote_client import SandboxStartError, Zygote, ZygoteInfo
 
 UID_BASE = 1_990_000
@@ -285,8 +285,6 @@ def _trouble(exc: Exception, phase: str, limits: Limits, out_of_memory: bool) ->
         return "timeout", f"{account} in {phase}"
     if isinstance(exc, SandboxDied):
         signal_name = exc.signal_name
-        if signal_name == "SIGXCPU":
-            return "timeout", f"exceeded the {limits.cpu_seconds:g} s CPU limit in {phase} (killed by SIGXCPU)"
         if signal_name == "SIGKILL" and out_of_memory:
             return "crashed", f"killed for going over the {limits.memory_mb} MiB memory limit in {phase}"
         if signal_name is not None:
@@ -295,6 +293,8 @@ def _trouble(exc: Exception, phase: str, limits: Limits, out_of_memory: bool) ->
             code = os.WEXITSTATUS(exc.wait_status)
             if code == HARNESS_FAILED:
                 return "crashed", f"the sandbox's harness failed in {phase}"
+            if code == CPU_LIMIT_EXIT:
+                return "timeout", f"exceeded the {limits.cpu_seconds:g} s CPU limit in {phase} (RLIMIT_CPU)"
             return "crashed", f"the process exited with status {code} in {phase}"
         return "crashed", f"{exc.how} in {phase}"
     return "crashed", f"the sandbox sent a malformed reply in {phase}: {exc}"

@@ -58,6 +58,8 @@ _PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
 CHANNEL_FD = 3
 HARNESS_FAILED = 70
 SETUP_FAILED = 71
+CPU_LIMIT_EXIT = signal.SIGXCPU.value
+"""Exit status of a sandbox stopped by its RLIMIT_CPU soft limit (see ``_exit_on_sigxcpu``)."""
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
@@ -158,6 +160,20 @@ def _limit_resources(limits: dict[str, Any]) -> None:
     ):
         resource.setrlimit(name, (value, value))
     _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(NO_NEW_PRIVS)")
+    _exit_on_sigxcpu()
+
+
+def _exit_on_sigxcpu() -> None:
+    """Make RLIMIT_CPU's SIGXCPU end the process at once, with status ``CPU_LIMIT_EXIT``.
+
+    The sandbox is PID 1 of its namespace, and the kernel drops signals whose action is the default
+    for such a process, SIGXCPU included. A C-level handler is delivered, and ``_exit`` is
+    async-signal-safe and takes the signal number as its status: no Python code has to run, so it
+    works in the middle of a long NumPy call too.
+    """
+    _libc.signal.argtypes = [ctypes.c_int, ctypes.c_void_p]
+    _libc.signal.restype = ctypes.c_void_p
+    _libc.signal(signal.SIGXCPU, ctypes.cast(_libc._exit, ctypes.c_void_p))
 
 
 def _wire_descriptors(channel_fd: int, output_fd: int) -> None:

@@ -203,3 +203,18 @@ def test_without_cgroups_the_report_says_what_is_lost(runner: SandboxRunner, mon
     assert "cgroups" not in report.isolation
     (warning,) = report.warnings
     assert warning.startswith("No cgroup v1 memory/cpuacct controllers could be used")
+
+
+def test_the_rlimit_backstop_is_armed_per_call_and_reads_as_a_cpu_timeout(runner: SandboxRunner) -> None:
+    source = GOOD_SOURCE + (
+        "\n\nimport os, resource, signal\n"
+        "Conv1d.forward = lambda self, x: print('CPU', *resource.getrlimit(resource.RLIMIT_CPU))\n"
+        "Conv1d.backward = lambda self, delta: os.kill(os.getpid(), signal.SIGXCPU)\n"
+    )
+    report = runner.run(source, "nn.py", [FORWARD_0, BACKWARD_0], LIMITS)
+    _, soft, hard = report.calls[0].output.split()
+    # Soft: this call's allowance (+1 s, so the grader's own watch wins the race); hard: the whole budget.
+    assert int(soft) <= LIMITS.cpu_seconds + 2
+    assert int(hard) == LIMITS.total_wall_seconds + LIMITS.cpu_seconds + 2
+    assert report.calls[1].status == "timeout"
+    assert report.calls[1].detail == "exceeded the 1 s CPU limit in backward (RLIMIT_CPU)"
