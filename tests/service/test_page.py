@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.service.liveserver import LiveServer
-from tests.service.solutions import BUGGY, CORRECT
+from tests.service.liveserver import LiveServer, start_server
+from tests.service.solutions import BUGGY, CORRECT, slow
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = [
@@ -35,7 +35,7 @@ def browser() -> Iterator[Any]:
         browser.close()
 
 
-def _hand_in(browser: Any, url: str, tmp_path: Path, source: str, student: str) -> Any:
+def _hand_in(browser: Any, url: str, tmp_path: Path, source: str, student: str, *, polled: bool = False) -> Any:
     file = tmp_path / "nn.py"
     file.write_text(source)
     page = browser.new_page()
@@ -43,6 +43,8 @@ def _hand_in(browser: Any, url: str, tmp_path: Path, source: str, student: str) 
     page.set_input_files("#file", str(file))
     page.fill("#student", student)
     page.click("#submit")
+    if polled:  # the server answered 202: the page says so and polls
+        page.wait_for_function("document.getElementById('status').textContent.startsWith('Your submission is ')")
     page.wait_for_selector("#total", timeout=30_000)
     return page
 
@@ -76,3 +78,14 @@ def test_a_correct_file_gets_full_marks_and_errors_show_their_message(
     page.wait_for_selector("#status.error")
     assert "empty" in (page.text_content("#status") or "")
     page.close()
+
+
+def test_the_page_polls_when_the_verdict_takes_longer(browser: Any, tmp_path: Path) -> None:
+    server = start_server(tmp_path / "data", tmp_path / "server.log", CONV1D_WAIT_SECONDS="0")
+    try:
+        page = _hand_in(browser, server.url, tmp_path, slow(1.0), "rae", polled=True)
+        assert page.text_content("#total") == "100 / 100"
+        assert page.text_content("#status") == "Graded."
+        page.close()
+    finally:
+        server.stop()
