@@ -25,6 +25,7 @@ _CHECK_INTERVAL = 0.05
 _EXIT_REPORT_SECONDS = 5.0
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 _READ_CHUNK = 1 << 16
+_DRAIN_CHUNKS = 16
 
 LimitKind = Literal["cpu", "wall", "budget"]
 
@@ -108,8 +109,9 @@ class _Output:
         self._dropped = 0
 
     def drain(self) -> bool:
-        """Read everything available; False once every writer has gone."""
-        while True:
+        """Read what is available, up to a bound (a fast writer must not keep the caller from its
+        deadlines); False once every writer has gone."""
+        for _ in range(_DRAIN_CHUNKS):
             try:
                 chunk = os.read(self.fd, _READ_CHUNK)
             except BlockingIOError:
@@ -119,6 +121,7 @@ class _Output:
             room = self._cap - len(self._kept)
             self._kept += chunk[:room]
             self._dropped += max(0, len(chunk) - room)
+        return True
 
     def take(self) -> str:
         text = self._kept.decode(errors="replace")

@@ -102,6 +102,10 @@ def load_request(source: str, filename: str) -> bytes:
 def call_request(call: Call) -> bytes:
     names = sorted(call.arrays)
     arrays = [np.ascontiguousarray(call.arrays[name]) for name in names]
+    for name, array in zip(names, arrays, strict=True):
+        # The raw bytes of an object array are pointers into the grader: never send those.
+        if array.dtype.kind not in "biuf" or array.dtype.fields is not None:
+            raise ValueError(f"{call.key}: input {name!r} has non-numeric dtype {array.dtype}")
     specs = [{"name": n, "dtype": a.dtype.str, "shape": list(a.shape)} for n, a in zip(names, arrays, strict=True)]
     header = {"op": "call", "key": call.key, "call": call.op, "arrays": specs}
     header["layer"] = list(call.layer) if call.layer is not None else None

@@ -396,6 +396,16 @@ def check_oom_in_sandbox_process(runner: SandboxRunner, tmp_path: Path) -> None:
     assert report.calls[0].detail == f"killed for going over the {LIMITS.memory_mb} MiB memory limit in forward"
 
 
+@check
+def check_endless_output_from_a_child(runner: SandboxRunner, tmp_path: Path) -> None:
+    started = time.monotonic()
+    report = run_hostile(runner, "endless_output_from_a_child", [FORWARD_0])
+    # The grader kept draining without losing sight of its deadlines.
+    assert report.calls[0].status == "timeout"
+    assert time.monotonic() - started < LIMITS.wall_seconds + 1
+    assert report.calls[0].output.startswith("y" * 100)
+
+
 def test_every_hostile_file_has_a_check() -> None:
     assert sorted(p.stem for p in HOSTILE.glob("*.py")) == sorted(CHECKS)
 

@@ -218,3 +218,9 @@ def test_the_rlimit_backstop_is_armed_per_call_and_reads_as_a_cpu_timeout(runner
     assert int(hard) == LIMITS.total_wall_seconds + LIMITS.cpu_seconds + 2
     assert report.calls[1].status == "timeout"
     assert report.calls[1].detail == "exceeded the 1 s CPU limit in backward (RLIMIT_CPU)"
+
+
+def test_inputs_must_be_numeric(runner: SandboxRunner) -> None:
+    bad = dataclasses.replace(FORWARD_0, arrays={**FORWARD_0.arrays, "x": np.array([object()])})
+    with pytest.raises(ValueError, match="non-numeric dtype object"):
+        runner.run(GOOD_SOURCE, "nn.py", [bad], LIMITS)
