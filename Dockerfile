@@ -1,11 +1,13 @@
 # The grading service: conv1d-grader serve on port 8000, data (SQLite) in the /data volume.
 #
-# The sandbox isolates each submission with Linux namespaces, mounts and rlimits, which needs root inside the
-# container and a seccomp profile that allows unshare/mount:
+# The sandbox isolates each submission with Linux namespaces, mounts, cgroups and rlimits, which needs root
+# inside the container and seccomp/AppArmor profiles that allow unshare, mount and pivot_root:
 #   docker build -t conv1d-grader .
-#   docker run -d -p 8000:8000 -v conv1d-data:/data -e CONV1D_TOKEN=... \
-#       --cap-add SYS_ADMIN --security-opt seccomp=unconfined conv1d-grader
-# (or --privileged). See SECURITY.md for what each layer does and does not stop.
+#   docker run -d -p 8000:8000 -v conv1d-data:/data -e CONV1D_TOKEN="$(openssl rand -base64 32)" \
+#       --cap-add SYS_ADMIN --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
+#       -v /sys/fs/cgroup:/sys/fs/cgroup:rw conv1d-grader
+# (or --privileged on a host dedicated to grading). SECURITY.md ("Deployment") is the reference for these.
+# Without CONV1D_TOKEN the service refuses to start (CONV1D_DEV=1 is for development only).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
