@@ -24,7 +24,7 @@ from grader.sandbox._protocol import (
     load_request,
     scalar_for,
 )
-from grader.sandbox._zygote import CPU_LIMIT_EXIT, HARNESS_FAILED
+from grader.sandbox._zygote import CPU_LIMIT_EXIT, HARNESS_FAILED, seccomp_supported
 from grader.sandbox._zygote_client import SandboxStartError, Zygote, ZygoteInfo
 
 UID_BASE = 1_990_000
@@ -105,8 +105,9 @@ class SandboxRunner:
 
 
 def _isolation(info: ZygoteInfo, cgroup: SandboxCgroup | None) -> tuple[str, tuple[str, ...]]:
+    seccomp = "+seccomp(deny-list)" if seccomp_supported() else ""
     if info.namespaces:
-        isolation = "namespaces(pid,mount,net,ipc,uts)+pivot_root+unprivileged uid+rlimits+no_new_privs"
+        isolation = "namespaces(pid,mount,net,ipc,uts)+pivot_root+unprivileged uid+rlimits+no_new_privs" + seccomp
         if cgroup is not None:
             return isolation + "+cgroups(memory,cpuacct)", ()
         warning = (
@@ -120,7 +121,7 @@ def _isolation(info: ZygoteInfo, cgroup: SandboxCgroup | None) -> tuple[str, tup
         "empty environment and a scratch directory only: they can read every file the grader's user can, "
         "reach the network, and leave daemons behind. Run the grader as root (see SECURITY.md)."
     )
-    return "DEGRADED: rlimits+setsid only (no namespaces, no uid change)", (warning,)
+    return f"DEGRADED: rlimits+setsid{seccomp} only (no namespaces, no uid change)", (warning,)
 
 
 class _Submission:

@@ -406,6 +406,17 @@ def check_endless_output_from_a_child(runner: SandboxRunner, tmp_path: Path) -> 
     assert report.calls[0].output.startswith("y" * 100)
 
 
+@check
+def check_kernel_attack_surface(runner: SandboxRunner, tmp_path: Path) -> None:
+    report = run_hostile(runner, "kernel_attack_surface", [FORWARD_0])
+    results = {line.split()[1]: line.split()[2:] for line in lines(report, "SYSCALL")}
+    assert len(results) == 12
+    refused = {name: result for name, result in results.items() if name != "clone3"}
+    assert all(result == ["-1", str(errno.EPERM)] for result in refused.values()), results
+    assert results["clone3"] == ["-1", str(errno.ENOSYS)]  # so that libc falls back to a clone it can check
+    assert lines(report, "FORK") == ["FORK 7"] and lines(report, "THREAD") == ["THREAD 1"]
+
+
 def test_every_hostile_file_has_a_check() -> None:
     assert sorted(p.stem for p in HOSTILE.glob("*.py")) == sorted(CHECKS)
 

@@ -55,6 +55,7 @@ def test_correct_submission_gets_every_value_right(runner: SandboxRunner) -> Non
     out = report.calls[1].values["out"]
     assert (out.kind, out.type_name, type(out.array)) == ("ndarray", "numpy.ndarray", np.ndarray)
     assert report.isolation.startswith("namespaces(pid,mount,net,ipc,uts)") and report.warnings == ()
+    assert "+seccomp(deny-list)" in report.isolation and "+cgroups(memory,cpuacct)" in report.isolation
 
 
 def test_starter_not_implemented_comes_through_with_the_submissions_frames_only(runner: SandboxRunner) -> None:
