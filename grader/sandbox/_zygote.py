@@ -210,26 +210,38 @@ def seccomp_supported() -> bool:
 
 def _deny_syscalls() -> None:
     """Install a seccomp deny-list (classic BPF). clone3 gets ENOSYS so that libc falls back to clone,
-    whose flags a filter can read; clone with any CLONE_NEW* flag gets EPERM like unshare."""
-    ld_arch, ld_nr, ld_arg0 = (0x20, 0, 0, 4), (0x20, 0, 0, 0), (0x20, 0, 0, 16)
-    deny = len(_DENIED_SYSCALLS)
-    # Layout: 0 ld arch, 1 check arch, 2 ld nr, 3 x32?, 4.. denied, clone3, clone, allow,
-    # clone check (ld arg0, jset, allow), ret eperm, ret enosys, ret kill.
-    eperm = 4 + deny + 6
-    enosys, kill = eperm + 1, eperm + 2
-    program = [ld_arch, (0x15, 0, kill - 2, _AUDIT_ARCH_X86_64), ld_nr, (0x35, eperm - 4, 0, _X32_SYSCALL_BIT)]
-    for index, number in enumerate(_DENIED_SYSCALLS):
-        program.append((0x15, eperm - (4 + index) - 1, 0, number))
-    at = 4 + deny
-    program.append((0x15, enosys - at - 1, 0, _SYS_CLONE3))
-    program.append((0x15, 1, 0, _SYS_CLONE))
-    program.append((0x06, 0, 0, _RET_ALLOW))
-    program.append(ld_arg0)
-    program.append((0x45, eperm - (at + 4) - 1, 0, _CLONE_NEW_ANY))
-    program.append((0x06, 0, 0, _RET_ALLOW))
-    program += [(0x06, 0, 0, _RET_EPERM), (0x06, 0, 0, _RET_ENOSYS), (0x06, 0, 0, _RET_KILL_PROCESS)]
-    raw = ctypes.create_string_buffer(b"".join(struct.pack("HBBI", *insn) for insn in program))
-    fprog = _SockFprog(len(program), ctypes.addressof(raw))
+    whose flags a filter can read; clone with any CLONE_NEW* flag gets EPERM like unshare. Every denied
+    number is at least ``min(_DENIED_SYSCALLS)``, so the frequent low-numbered calls leave early."""
+    ld, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06
+    # (code, jump-if-true label, jump-if-false label, k); a None label means the next instruction.
+    program: list[tuple[int, str | None, str | None, int]] = [
+        (ld, None, None, 4),  # seccomp_data.arch
+        (jeq, None, "kill", _AUDIT_ARCH_X86_64),
+        (ld, None, None, 0),  # seccomp_data.nr
+        (jge, "eperm", None, _X32_SYSCALL_BIT),
+        (jeq, "clone", None, _SYS_CLONE),
+        (jge, None, "allow", min(_DENIED_SYSCALLS)),
+        (jeq, "enosys", None, _SYS_CLONE3),
+        *((jeq, "eperm", None, number) for number in _DENIED_SYSCALLS),
+        (ret, None, None, _RET_ALLOW),
+    ]
+    labels = {"allow": len(program) - 1}
+    labels["clone"] = len(program)
+    # clone's flags: args[0], low 32 bits. (BPF only jumps forward, hence a second "allow".)
+    program += [(ld, None, None, 16), (jset, "eperm", None, _CLONE_NEW_ANY), (ret, None, None, _RET_ALLOW)]
+    for label, action in (("eperm", _RET_EPERM), ("enosys", _RET_ENOSYS), ("kill", _RET_KILL_PROCESS)):
+        labels[label] = len(program)
+        program.append((ret, None, None, action))
+
+    def offset(label: str | None, at: int) -> int:
+        return 0 if label is None else labels[label] - at - 1
+
+    raw = b"".join(
+        struct.pack("HBBI", code, offset(true, at), offset(false, at), k)
+        for at, (code, true, false, k) in enumerate(program)
+    )
+    buffer = ctypes.create_string_buffer(raw)
+    fprog = _SockFprog(len(program), ctypes.addressof(buffer))
     _check(_libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0), "seccomp")
 
 
