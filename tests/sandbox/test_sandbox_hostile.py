@@ -381,12 +381,11 @@ def check_memory_split_across_processes(runner: SandboxRunner, tmp_path: Path) -
 
 @check
 def check_cpu_hog_in_child(runner: SandboxRunner, tmp_path: Path) -> None:
-    started = time.monotonic()
-    report = run_hostile(runner, "cpu_hog_in_child", [FORWARD_0])
-    # Caught on the group's CPU time (1 s), not by the 3 s wall limit, though the sandbox process idles.
+    # Caught on the group's CPU time (1 s) though the sandbox process itself idles; a generous wall limit
+    # so that a loaded machine cannot turn this into a wall-clock verdict.
+    report = run_hostile(runner, "cpu_hog_in_child", [FORWARD_0], dataclasses.replace(LIMITS, wall_seconds=20.0))
     assert report.calls[0].status == "timeout"
     assert report.calls[0].detail == "exceeded the 1 s CPU limit in forward"
-    assert time.monotonic() - started < LIMITS.wall_seconds
 
 
 @check
