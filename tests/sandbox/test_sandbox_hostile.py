@@ -358,7 +358,7 @@ def check_custom_objects(runner: SandboxRunner, tmp_path: Path) -> None:
 
 @check
 def check_cpu_hog_in_backward(runner: SandboxRunner, tmp_path: Path) -> None:
-    report = run_hostile(runner, "cpu_hog_in_backward", CALLS)
+    report = run_hostile(runner, "cpu_hog_in_backward", CALLS, dataclasses.replace(LIMITS, wall_seconds=20.0))
     for outcome, call in zip(report.calls, CALLS, strict=True):
         if call.op == "backward":
             assert outcome.status == "timeout"
