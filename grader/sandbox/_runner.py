@@ -79,6 +79,9 @@ class SandboxRunner:
         self._finalizer = weakref.finalize(self, self._zygote.close)
 
     def run(self, source: str, filename: str, calls: Sequence[Call], limits: Limits) -> RunReport:
+        """Run ``calls`` against ``source`` loaded as module ``nn``. Whatever the submission does is a
+        verdict in the report; only a fault of the machinery itself (the zygote cannot start) raises
+        :class:`SandboxStartError`."""
         info = self._zygote.ensure_started()
         # Without namespaces there is no uid change, so nothing to lease.
         lease = _UidLease() if info.namespaces else None
