@@ -422,5 +422,8 @@ def test_every_hostile_file_has_a_check() -> None:
 
 @pytest.mark.parametrize("name", sorted(CHECKS))
 def test_hostile_submission(name: str, runner: SandboxRunner, tmp_path: Path) -> None:
+    assert_grader_healthy(runner)  # the zygote is up, so what is open now is the steady state
+    descriptors = sorted(os.listdir("/proc/self/fd"))
     CHECKS[name](runner, tmp_path)
     assert_grader_healthy(runner)
+    assert sorted(os.listdir("/proc/self/fd")) == descriptors  # nothing leaked by killed or crashed sandboxes
