@@ -271,6 +271,9 @@ def _sandbox(config: dict[str, Any], request: dict[str, Any], fds: list[int], ha
             os.chdir(request["scratch"])
         _limit_resources(limits)
         _wire_descriptors(fds[0], fds[1])
+        # Line by line, so what a student printed before a hang or a crash still reaches their report.
+        sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+        sys.stderr.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     except BaseException:
         traceback.print_exc()
         os._exit(SETUP_FAILED)

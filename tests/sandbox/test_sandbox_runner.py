@@ -225,3 +225,12 @@ def test_inputs_must_be_numeric(runner: SandboxRunner) -> None:
     bad = dataclasses.replace(FORWARD_0, arrays={**FORWARD_0.arrays, "x": np.array([object()])})
     with pytest.raises(ValueError, match="non-numeric dtype object"):
         runner.run(GOOD_SOURCE, "nn.py", [bad], LIMITS)
+
+
+def test_a_module_that_never_finishes_loading_times_out(runner: SandboxRunner) -> None:
+    spinning = runner.run("print('training...')\nwhile True:\n    pass\n", "nn.py", CALLS, LIMITS)
+    short_wall = dataclasses.replace(LIMITS, wall_seconds=0.5)
+    sleeping = runner.run("import time\ntime.sleep(60)\n", "nn.py", CALLS, short_wall)
+    assert (spinning.load.status, spinning.load.detail) == ("timeout", "exceeded the 1 s CPU limit in import")
+    assert spinning.load.output == "training...\n" and spinning.calls == ()  # printed before the hang: kept
+    assert (sleeping.load.status, sleeping.load.detail) == ("timeout", "exceeded the 0.5 s wall-clock limit in import")
