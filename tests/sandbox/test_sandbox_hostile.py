@@ -236,6 +236,7 @@ def check_segfault(runner: SandboxRunner, tmp_path: Path) -> None:
     by_key = {o.key: o for o in report.calls}
     assert by_key[FORWARD_0.key].status == "crashed"
     assert by_key[FORWARD_0.key].detail == "killed by SIGSEGV in forward"
+    assert by_key[FORWARD_0.key].output == "about to dereference NULL\n"  # what it printed before dying
     assert by_key[BACKWARD_0.key].detail == "killed by SIGSEGV in backward"
     # Each crash cost its own call only: the calls after it ran in a fresh sandbox.
     assert matches(by_key[OUTPUT_SIZE_0.key], OUTPUT_SIZE_0) and matches(by_key[OUTPUT_SIZE_1.key], OUTPUT_SIZE_1)

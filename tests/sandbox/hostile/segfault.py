@@ -15,5 +15,6 @@ class Conv1d:
 
     def forward(self, x):
         if x.shape[0] == 1:
+            print("about to dereference NULL")
             ctypes.string_at(0)
         return np.zeros(3)
