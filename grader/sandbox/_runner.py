@@ -24,7 +24,7 @@ from grader.sandbox._protocol import (
     load_request,
     scalar_for,
 )
-from grader.sandbox._zygote import CPU_LIMIT_EXIT, HARNESS_FAILED, seccomp_supported
+from grader.sandbox._zygote import CPU_LIMIT_EXIT, HARNESS_FAILED, SETUP_FAILED, seccomp_supported
 from grader.sandbox._zygote_client import SandboxStartError, Zygote, ZygoteInfo
 
 UID_BASE = 1_990_000
@@ -297,6 +297,8 @@ def _trouble(exc: Exception, phase: str, limits: Limits, out_of_memory: bool) ->
             code = os.WEXITSTATUS(exc.wait_status)
             if code == HARNESS_FAILED:
                 return "crashed", f"the sandbox's harness failed in {phase}"
+            if code == SETUP_FAILED:
+                return "crashed", f"the sandbox could not be set up (see the grader's stderr) before {phase}"
             if code == CPU_LIMIT_EXIT:
                 return "timeout", f"exceeded the {limits.cpu_seconds:g} s CPU limit in {phase} (RLIMIT_CPU)"
             return "crashed", f"the process exited with status {code} in {phase}"

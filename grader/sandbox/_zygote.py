@@ -146,6 +146,7 @@ def _drop_privileges(uid: int) -> None:
 
 
 def _limit_resources(limits: dict[str, Any]) -> None:
+    """Limits that hold for the sandbox and everything it starts; the last step before its code runs."""
     with open("/proc/self/statm") as statm:
         baseline = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
     cpu_hard = int(limits["total_wall_seconds"]) + int(limits["cpu_seconds"]) + 2

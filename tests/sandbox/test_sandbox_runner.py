@@ -14,7 +14,7 @@ import pytest
 from sandbox_support import GOOD_SOURCE, LIMITS, make_calls, matches
 
 from grader.runner import Call
-from grader.sandbox import SandboxRunner
+from grader.sandbox import SandboxRunner, _zygote_client
 from grader.sandbox._cgroup import SandboxCgroup
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the namespace sandbox needs root (as in CI)")
@@ -234,3 +234,12 @@ def test_a_module_that_never_finishes_loading_times_out(runner: SandboxRunner) -
     assert (spinning.load.status, spinning.load.detail) == ("timeout", "exceeded the 1 s CPU limit in import")
     assert spinning.load.output == "training...\n" and spinning.calls == ()  # printed before the hang: kept
     assert (sleeping.load.status, sleeping.load.detail) == ("timeout", "exceeded the 0.5 s wall-clock limit in import")
+
+
+def test_a_sandbox_that_cannot_be_set_up_is_reported_not_raised(monkeypatch: pytest.MonkeyPatch) -> None:
+    broken = [{"kind": "bind", "path": "/nonexistent/conv1d-grader-test"}]
+    monkeypatch.setattr(_zygote_client, "sandbox_layout", lambda: broken)
+    with SandboxRunner() as own:
+        report = own.run(GOOD_SOURCE, "nn.py", CALLS, LIMITS)
+    assert report.load.status == "crashed" and report.calls == ()
+    assert report.load.detail == "the sandbox could not be set up (see the grader's stderr) before import"
