@@ -163,17 +163,21 @@ class _Submission:
 
     def _run_calls(self, calls: Sequence[Call]) -> list[CallOutcome]:
         outcomes: list[CallOutcome] = []
+        reload_failure = ""
         for call in calls:
             if time.monotonic() >= self._budget_end:
                 detail = f"not run: the {self._limits.total_wall_seconds:g} s budget for this submission was spent"
                 outcomes.append(CallOutcome(call.key, "skipped", detail=detail))
                 continue
-            if self._sandbox is None:
+            if self._sandbox is None and not reload_failure:
                 reload = self._start()
                 if reload.status != "ok":
-                    detail = f"the module did not load again after a restart: {_load_account(reload)}"
-                    outcomes.append(CallOutcome(call.key, "crashed", detail=detail))
-                    continue
+                    # Once is enough: a module that loads only the first time fails every later call alike.
+                    reload_failure = f"the module did not load again after a restart: {_load_account(reload)}"
+                    self._stop()
+            if reload_failure:
+                outcomes.append(CallOutcome(call.key, "crashed", detail=reload_failure))
+                continue
             outcomes.append(self._call(call))
         return outcomes
 

@@ -243,3 +243,20 @@ def test_a_sandbox_that_cannot_be_set_up_is_reported_not_raised(monkeypatch: pyt
         report = own.run(GOOD_SOURCE, "nn.py", CALLS, LIMITS)
     assert report.load.status == "crashed" and report.calls == ()
     assert report.load.detail == "the sandbox could not be set up (see the grader's stderr) before import"
+
+
+def test_a_module_that_loads_only_once_fails_the_calls_after_a_restart(runner: SandboxRunner) -> None:
+    # Nothing survives from one sandbox to the next, so "only once" has to come from the clock
+    # (CLOCK_MONOTONIC is shared with the grader): loads after the deadline fail.
+    deadline = time.monotonic() + 1.0
+    source = GOOD_SOURCE + (
+        f"\n\nimport os, time\nif time.monotonic() > {deadline}:\n    raise RuntimeError('too late')\n"
+        "_forward = Conv1d.forward\n"
+        "Conv1d.forward = lambda self, x: time.sleep(1.2) or os._exit(9) if x.shape[0] == 1 else _forward(self, x)\n"
+    )
+    report = runner.run(source, "nn.py", CALLS, LIMITS)
+    statuses = [o.status for o in report.calls]
+    assert statuses[:2] == ["ok", "crashed"]
+    assert report.calls[1].detail == "the process exited with status 9 in forward"
+    expected = "the module did not load again after a restart: RuntimeError: too late"
+    assert [o.detail for o in report.calls[2:]] == [expected] * (len(CALLS) - 2)
