@@ -111,7 +111,9 @@ def _build_root(config: dict[str, Any], limits: dict[str, Any]) -> None:
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     root = config["workdir"]
     _mount("sandbox-root", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
-    # In order: a later bind may re-expose something inside a directory an earlier step hid.
+    # In order: a later bind may re-expose something inside a directory an earlier step hid (NumPy in a
+    # hidden site-packages), so hiding tmpfs stay writable for mount points until every step is done.
+    hidden = []
     for step in config["layout"]:
         kind, path = step["kind"], step["path"]
         if kind == "bind":
@@ -119,12 +121,15 @@ def _build_root(config: dict[str, Any], limits: dict[str, Any]) -> None:
         elif kind == "device":
             _bind(path, root + path, MS_NOSUID | MS_NOEXEC)
         elif kind == "hide":
-            _mount("hidden", root + path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k")
+            _mount("hidden", root + path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64k,mode=0755")
+            hidden.append(root + path)
         elif kind == "link":
             os.makedirs(os.path.dirname(root + path), exist_ok=True)
             os.symlink(step["target"], root + path)
         else:
             raise ValueError(f"unknown layout step {kind!r}")
+    for target in hidden:
+        _mount(None, target, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
     os.makedirs(root + "/proc")
     _mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     os.makedirs(root + "/tmp")

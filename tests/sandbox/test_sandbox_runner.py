@@ -8,13 +8,15 @@ import signal
 import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
+import numpy
 import numpy as np
 import pytest
 from sandbox_support import GOOD_SOURCE, LIMITS, make_calls, matches
 
 from grader.runner import Call
-from grader.sandbox import SandboxRunner, _zygote_client
+from grader.sandbox import SandboxRunner, _layout, _zygote_client
 from grader.sandbox._cgroup import SandboxCgroup
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the namespace sandbox needs root (as in CI)")
@@ -260,3 +262,16 @@ def test_a_module_that_loads_only_once_fails_the_calls_after_a_restart(runner: S
     assert report.calls[1].detail == "the process exited with status 9 in forward"
     expected = "the module did not load again after a restart: RuntimeError: too late"
     assert [o.detail for o in report.calls[2:]] == [expected] * (len(CALLS) - 2)
+
+
+def test_numpy_inside_a_hidden_site_packages_is_still_reachable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The python:3.11-slim image: NumPy, grader and reference all in /usr/local/lib/.../site-packages,
+    under a bound library directory. Reproduced by binding the virtualenv's lib directory."""
+    venv_lib = Path(numpy.__file__).resolve().parents[3]
+    monkeypatch.setattr(_layout, "_SYSTEM_LIB_DIRS", (*_layout._SYSTEM_LIB_DIRS, str(venv_lib)))
+    site_packages = Path(numpy.__file__).resolve().parents[1]
+    source = GOOD_SOURCE + f"\n\nimport os\nprint(sorted(os.listdir({str(site_packages)!r})))\n"
+    with SandboxRunner() as own:
+        report = own.run(source, "nn.py", CALLS, LIMITS)
+    assert report.load.output == "['numpy', 'numpy.libs']\n"  # the rest of site-packages stays hidden
+    assert all(matches(o, c) for o, c in zip(report.calls, CALLS, strict=True))
