@@ -29,6 +29,11 @@ class SandboxCgroup:
     @classmethod
     def create(cls, uid: int) -> SandboxCgroup | None:
         """The groups for ``uid``, or None where cgroup v1 controllers cannot be used here."""
+        # Only real v1 hierarchies: on a cgroup2 mount, mkdir would happily create v2 groups named "memory".
+        if not (_ROOT / "memory" / "memory.limit_in_bytes").is_file():
+            return None
+        if not (_ROOT / "cpuacct" / "cpuacct.usage").is_file():
+            return None
         group = cls(uid)
         try:
             group._memory.mkdir(parents=True, exist_ok=True)
