@@ -16,12 +16,14 @@ import signal
 import socket
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
 from sandbox_support import (
     FAKE_TOKEN,
+    GOOD_SOURCE,
     LIMITS,
     assert_grader_healthy,
     make_calls,
@@ -428,3 +430,47 @@ def test_hostile_submission(name: str, runner: SandboxRunner, tmp_path: Path) ->
     CHECKS[name](runner, tmp_path)
     assert_grader_healthy(runner)
     assert sorted(os.listdir("/proc/self/fd")) == descriptors  # nothing leaked by killed or crashed sandboxes
+
+
+FORKS_HONESTLY = GOOD_SOURCE + """
+
+import os
+_forward = Conv1d.forward
+
+
+def _forward_after_forking(self, x):
+    children = []
+    for _ in range(4):
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        children.append(pid)
+    for pid in children:
+        os.waitpid(pid, 0)
+    return _forward(self, x)
+
+
+Conv1d.forward = _forward_after_forking
+"""
+
+
+def test_attacks_alongside_honest_submissions_do_not_touch_them(runner: SandboxRunner) -> None:
+    """Batch grading with several workers: bombs in some sandboxes, honest work (forking included: each
+    sandbox has its own uid, so RLIMIT_NPROC is its own) in the others, all at once."""
+    hostile = ["fork_bomb", "thread_bomb", "memory_split_across_processes", "cpu_hog_in_child", "print_flood"]
+    jobs = [("hostile", name) for name in hostile] + [("honest", str(i)) for i in range(6)]
+    calls = make_calls(seed=11, rounds=2)
+
+    def grade(job: tuple[str, str]) -> RunReport:
+        kind, name = job
+        if kind == "hostile":
+            return run_hostile(runner, name, [FORWARD_0])
+        return runner.run(FORKS_HONESTLY, "nn.py", calls, LIMITS)
+
+    with ThreadPoolExecutor(4) as pool:
+        reports = dict(zip(jobs, pool.map(grade, jobs), strict=True))
+    for (kind, _), report in reports.items():
+        if kind == "honest":
+            assert all(matches(o, c) for o, c in zip(report.calls, calls, strict=True)), report.calls
+    assert reports[("hostile", "cpu_hog_in_child")].calls[0].status == "timeout"
+    assert sandbox_processes(runner) == []
