@@ -127,6 +127,7 @@ class Zygote:
             )
         finally:
             child.close()
+        control.settimeout(_SPAWN_SECONDS)  # a wedged zygote must not block a grader thread forever
         self._control = control
         ready, _, _ = select.select([control], [], [], _START_SECONDS)
         hello = control.recv(4096) if ready else b""
