@@ -111,6 +111,11 @@ def _build_root(config: dict[str, Any], limits: dict[str, Any]) -> None:
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     root = config["workdir"]
     _mount("sandbox-root", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
+    # The scratch /tmp comes first: NumPy may live under /tmp (a virtualenv in a CI checkout there), and its
+    # bind must then land inside the scratch instead of being covered by it.
+    os.makedirs(root + "/tmp")
+    scratch = f"size={limits['max_file_mb']}m,nr_inodes=4096,mode=1777"
+    _mount("scratch", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, scratch)
     # In order: a later bind may re-expose something inside a directory an earlier step hid (NumPy in a
     # hidden site-packages), so hiding tmpfs stay writable for mount points until every step is done.
     hidden = []
@@ -132,9 +137,6 @@ def _build_root(config: dict[str, Any], limits: dict[str, Any]) -> None:
         _mount(None, target, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
     os.makedirs(root + "/proc")
     _mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    os.makedirs(root + "/tmp")
-    scratch = f"size={limits['max_file_mb']}m,nr_inodes=4096,mode=1777"
-    _mount("scratch", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, scratch)
     os.chdir(root)
     # pivot_root(".", ".") stacks the old root under the new one; detaching it leaves no way back.
     _pivot_root(".", ".")
