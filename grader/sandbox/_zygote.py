@@ -391,6 +391,8 @@ def main() -> None:
     while True:
         message, fds, _, _ = socket.recv_fds(control, 1 << 16, 3)
         if not message:
+            # The grader is gone (closed, or killed with no chance to clean up): leave nothing behind.
+            shutil.rmtree(config["workdir"], ignore_errors=True)
             return
         if len(fds) == 3:
             try:

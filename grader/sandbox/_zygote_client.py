@@ -85,9 +85,6 @@ class Zygote:
     def close(self) -> None:
         with self._lock:
             self._stop()
-            if self._workdir is not None:
-                shutil.rmtree(self._workdir, ignore_errors=True)
-                self._workdir = None
 
     def _send(self, request: dict[str, Any], fds: list[int], restart: bool) -> None:
         with self._lock:
@@ -105,8 +102,8 @@ class Zygote:
             return self.info
         self._stop()
         started = time.perf_counter()
-        if self._workdir is None:
-            self._workdir = tempfile.mkdtemp(prefix="conv1d-sandbox-")
+        # One per zygote: it removes it when it exits, which covers a grader killed without cleanup.
+        self._workdir = tempfile.mkdtemp(prefix="conv1d-sandbox-")
         control, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         config = {
             "control_fd": child.fileno(),
@@ -149,6 +146,9 @@ class Zygote:
                 self._process.kill()
                 self._process.wait()
             self._process = None
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)  # in case the zygote could not
+            self._workdir = None
         self.info = None
 
 

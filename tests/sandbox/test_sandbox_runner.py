@@ -6,6 +6,8 @@ import dataclasses
 import os
 import signal
 import statistics
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -275,3 +277,44 @@ def test_numpy_inside_a_hidden_site_packages_is_still_reachable(monkeypatch: pyt
         report = own.run(source, "nn.py", CALLS, LIMITS)
     assert report.load.output == "['numpy', 'numpy.libs']\n"  # the rest of site-packages stays hidden
     assert all(matches(o, c) for o, c in zip(report.calls, CALLS, strict=True))
+
+
+KILLED_GRADER = """
+import os, signal, sys, threading, time
+sys.path.insert(0, {here!r})
+from sandbox_support import GOOD_SOURCE, LIMITS, make_calls, sandbox_processes
+from grader.sandbox import SandboxRunner
+
+runner = SandboxRunner()
+source = GOOD_SOURCE + "\\nimport time\\nConv1d.forward = lambda self, x: time.sleep(60)\\n"
+threading.Thread(target=runner.run, args=(source, "nn.py", make_calls(rounds=1)[1:2], LIMITS), daemon=True).start()
+while not sandbox_processes(runner):
+    time.sleep(0.01)
+print(runner.zygote_pid, runner._zygote._workdir, *sandbox_processes(runner), flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_grader_killed_mid_run_leaves_nothing_behind() -> None:
+    script = KILLED_GRADER.format(here=str(Path(__file__).parent))
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == -signal.SIGKILL, result.stderr
+    zygote, workdir, *sandboxed = result.stdout.split()
+    assert sandboxed  # a sandbox was mid-call when the grader died
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and (Path(workdir).exists() or _alive(int(zygote), *map(int, sandboxed))):
+        time.sleep(0.05)
+    assert not Path(workdir).exists()
+    assert not _alive(int(zygote), *map(int, sandboxed))
+
+
+def _alive(*pids: int) -> bool:
+    """True if any of ``pids`` still runs (zombies count as gone)."""
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                if stat.read().rsplit(")", 1)[1].split()[0] != "Z":
+                    return True
+        except OSError:
+            continue
+    return False
