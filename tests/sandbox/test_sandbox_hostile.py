@@ -3,7 +3,7 @@
 Each file gets a check below that asserts the attempt failed (from what the grader observed itself
 wherever possible: files on the host, a listener's backlog, its own signals, the report's bytes; from
 the attacker's own prints otherwise) and, afterwards, that the same runner still grades a correct
-submission and that no sandbox process survived.
+submission, that no sandbox process survived and that the grader holds no more descriptors than before.
 """
 
 from __future__ import annotations
