@@ -16,18 +16,27 @@ HERE = Path(__file__).parent
 NOBODY = 65534
 
 
-@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None, reason="needs root to become nobody")
-def test_unprivileged_grader_falls_back_loudly_and_still_limits(tmp_path: Path) -> None:
-    # The interpreter lives under /root (mode 0700 here): in a private mount namespace, cover /root with
-    # a world-readable tmpfs that holds only the interpreter, then drop every privilege for good.
-    keep = tmp_path / "pyenv"
-    keep.mkdir()
-    script = (
-        f"mount --bind /root/.pyenv {keep} && mount -t tmpfs -o mode=0755 tmpfs /root && "
-        f"mkdir /root/.pyenv && mount --bind {keep} /root/.pyenv && "
+def _as_nobody(tmp_path: Path) -> str:
+    """Shell commands that run the probe as nobody. Whatever the probe needs under /root (mode 0700: a
+    pyenv interpreter, a checkout, a virtualenv) is re-exposed, alone, on a world-readable tmpfs over
+    /root in a private mount namespace; then every privilege is dropped for good."""
+    needed = {Path(p).resolve() for p in (sys.base_prefix, sys.prefix, HERE.parents[1])}
+    under_root = sorted(p for p in needed if p.is_relative_to("/root"))
+    keeps = [tmp_path / f"keep{i}" for i in range(len(under_root))]
+    steps = [f"mkdir -p {keep} && mount --bind {path} {keep}" for keep, path in zip(keeps, under_root, strict=True)]
+    if under_root:
+        steps.append("mount -t tmpfs -o mode=0755 tmpfs /root")
+    steps += [f"mkdir -p {path} && mount --bind {keep} {path}" for keep, path in zip(keeps, under_root, strict=True)]
+    steps.append(
         f"exec setpriv --reuid={NOBODY} --regid={NOBODY} --clear-groups --inh-caps=-all --bounding-set=-all "
         f"-- {sys.executable} {HERE / 'fallback_probe.py'}"
     )
+    return " && ".join(steps)
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None, reason="needs root to become nobody")
+def test_unprivileged_grader_falls_back_loudly_and_still_limits(tmp_path: Path) -> None:
+    script = _as_nobody(tmp_path)
     result = subprocess.run(
         ["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
         capture_output=True,

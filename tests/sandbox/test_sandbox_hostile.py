@@ -35,6 +35,7 @@ from sandbox_support import (
 import grader
 from grader.runner import Call, Limits, RunReport
 from grader.sandbox import SandboxRunner
+from grader.sandbox._layout import sandbox_layout
 from grader.sandbox._runner import UID_BASE
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the namespace sandbox needs root (as in CI)")
@@ -65,6 +66,13 @@ def source_line(path: Path, text: str) -> int:
     return next(n for n, line in enumerate(path.read_text().splitlines(), 1) if text in line)
 
 
+def layout_children(path: Path) -> set[str]:
+    """Names directly under ``path`` that exist in a sandbox's root because the layout puts something
+    at or below them."""
+    steps = [Path(step["path"]) for step in sandbox_layout()]
+    return {step.relative_to(path).parts[0] for step in steps if step != path and step.is_relative_to(path)}
+
+
 def lines(report: RunReport, prefix: str) -> list[str]:
     return [line for o in report.calls for line in o.output.splitlines() if line.startswith(prefix)]
 
@@ -84,13 +92,20 @@ def check_read_files(runner: SandboxRunner, tmp_path: Path) -> None:
     report = run_hostile(runner, "read_files", [FORWARD_0], repo=str(REPO), other_student=str(other))
     assert report.calls[0].status == "ok"
     assert_blocked(
-        report, "reference", "repo listing", "grader package", "other student", "import reference",
-        "import grader", "import torch", "/etc/passwd", "write numpy",
+        report, "reference", "grader package", "other student", "import reference", "import grader",
+        "import torch", "/etc/passwd", "write numpy",
     )  # fmt: skip
-    assert lines(report, "GOT /root") == ["GOT /root ['.pyenv']"]  # only the path to the standard library
     assert lines(report, "GOT site-packages") == ["GOT site-packages []"]  # hidden under an empty tmpfs
-    (root_listing,) = lines(report, "GOT root listing")
-    assert set(re.findall(r"'([^']+)'", root_listing)) <= {"dev", "lib", "lib64", "proc", "root", "tmp", "usr", "work"}
+    # Directories are visible only on the way to what the layout binds (a checkout's .venv holding
+    # NumPy, /root/.pyenv holding the interpreter), never with anything else in them.
+    for what, path, extra in (("root listing", Path("/"), {"proc", "tmp"}), ("/root", Path("/root"), set()),
+                              ("repo listing", REPO, set())):  # fmt: skip
+        visible = layout_children(path) | extra
+        if visible:
+            (listing,) = lines(report, f"GOT {what}")
+            assert set(re.findall(r"'([^']+)'", listing)) == visible, listing
+        else:
+            assert_blocked(report, what)
     leaked = report_bytes(report)
     assert secret.encode() not in leaked
     assert b"def conv1d_backward" not in leaked
