@@ -12,7 +12,7 @@ in float32 and float64. A correct solution therefore matches to the last bit wha
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 
 import numpy as np
 
@@ -73,7 +73,8 @@ class LayerCase:
         ``hidden_forward_<slug>``."""
         return f"test_conv1d_{op}_{self.name}" if self.visible else f"hidden_{op}_{self.name}"
 
-    def describe(self) -> str:
+    @cached_property
+    def description(self) -> str:
         """Layer parameters and input shapes: safe to show for hidden cases."""
         return (
             f"Conv1d(in_channels={self.in_channels}, out_channels={self.out_channels}, "

@@ -15,20 +15,34 @@ _ARRAY_KINDS = ("ndarray", "ndarray_subclass")
 """Kinds that pass the course's ``isinstance(answer, np.ndarray)`` check."""
 
 
+_DTYPE_NAMES: dict[np.dtype, str] = {}
+
+
+def _dtype_name(dtype: np.dtype) -> str:
+    # str(dtype) is surprisingly slow and a grade asks for it a hundred times over a handful of dtypes.
+    name = _DTYPE_NAMES.get(dtype)
+    if name is None:
+        name = _DTYPE_NAMES[dtype] = str(dtype)
+    return name
+
+
 def compare_array(returned: Returned, expected: np.ndarray, rtol: float, atol: float) -> Comparison:
     """Type, then shape, then values with ``np.allclose`` semantics; NaN and inf never match a number."""
     common = {
         "expected_shape": expected.shape,
-        "expected_dtype": str(expected.dtype),
+        "expected_dtype": _dtype_name(expected.dtype),
         "actual_type": returned.type_name,
     }
     actual = returned.array
     if actual is not None:
-        common |= {"actual_shape": actual.shape, "actual_dtype": str(actual.dtype)}
+        common |= {"actual_shape": actual.shape, "actual_dtype": _dtype_name(actual.dtype)}
     if returned.kind not in _ARRAY_KINDS or actual is None:
         return Comparison(verdict="type", **common)
     if actual.shape != expected.shape:
         return Comparison(verdict="shape", **common)
+    # Equal values are within any tolerance; the hidden cases are exact, so this is the usual path.
+    if (actual == expected).all():
+        return Comparison(verdict="match", total=int(expected.size), **common)
     return _compare_values(actual, expected, rtol, atol, common)
 
 

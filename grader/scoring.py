@@ -195,7 +195,7 @@ class _Scorer:
     ) -> TestResult:
         visibility = self.visibility(name, case.visible)
         outcome = self.outcome(f"{op}/{case.name}")
-        context = "" if case.visible else f"\nCase: {case.title}; {case.describe()}."
+        context = "" if case.visible else f"\nCase: {case.title}; {case.description}."
         common = {
             "name": name,
             "question": question,

@@ -25,6 +25,7 @@ class SandboxCgroup:
     def __init__(self, uid: int) -> None:
         self._memory = _ROOT / "memory" / _GROUP / str(uid)
         self._cpuacct = _ROOT / "cpuacct" / _GROUP / str(uid)
+        self._usage_file = str(self._cpuacct / "cpuacct.usage")
 
     @classmethod
     def create(cls, uid: int) -> SandboxCgroup | None:
@@ -53,7 +54,9 @@ class SandboxCgroup:
         return [str(self._memory / "cgroup.procs"), str(self._cpuacct / "cgroup.procs")]
 
     def cpu_seconds(self) -> float:
-        return int((self._cpuacct / "cpuacct.usage").read_text()) / 1e9
+        # Read on every poll wake-up of every call: a plain open of a prepared path, no pathlib.
+        with open(self._usage_file, "rb") as usage:
+            return int(usage.read()) / 1e9
 
     def oom_kills(self) -> int:
         for line in (self._memory / "memory.oom_control").read_text().splitlines():
