@@ -143,3 +143,18 @@ def test_python_dash_m_grader_is_the_same_cli():
 
     done = subprocess.run([sys.executable, "-m", "grader", "--help"], capture_output=True, text=True, check=True)
     assert "batch" in done.stdout and "grade" in done.stdout and "serve" in done.stdout
+
+
+def test_a_sandbox_that_cannot_start_is_a_grader_fault_not_a_verdict(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    from grader.errors import SandboxUnavailable
+
+    class NoSandbox(ScriptedRunner):
+        def run(self, source, filename, calls, limits):
+            raise SandboxUnavailable("the sandbox could not be set up (see the grader's stderr) before import")
+
+    monkeypatch.setattr(engine, "_default_runner", NoSandbox())
+    path = tmp_path / "alice.py"
+    path.write_text(GOOD)
+    out = CliRunner().invoke(main, ["grade", str(path), "--json"])
+    assert out.exit_code == 2
+    assert "could not be set up" in out.output and '"status"' not in out.output

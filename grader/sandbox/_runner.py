@@ -80,8 +80,8 @@ class SandboxRunner:
 
     def run(self, source: str, filename: str, calls: Sequence[Call], limits: Limits) -> RunReport:
         """Run ``calls`` against ``source`` loaded as module ``nn``. Whatever the submission does is a
-        verdict in the report; only a fault of the machinery itself (the zygote cannot start) raises
-        :class:`SandboxStartError`."""
+        verdict in the report; only a fault of the machinery itself (the zygote cannot start, a sandbox
+        cannot be set up) raises :class:`SandboxStartError`, a :class:`~grader.errors.GraderFault`."""
         info = self._zygote.ensure_started()
         # Without namespaces there is no uid change, so nothing to lease.
         lease = _UidLease() if info.namespaces else None
@@ -185,8 +185,8 @@ class _Submission:
         """Fork a fresh sandbox and load the module into it."""
         try:
             self._sandbox = self._zygote.spawn(self._request, self._limits.output_bytes)
-        except (SandboxStartError, OSError) as exc:
-            return LoadOutcome(status="crashed", detail=f"no sandbox could be started: {exc}")
+        except OSError as exc:
+            raise SandboxStartError(f"no sandbox could be started: {exc}") from exc
         sandbox = self._sandbox
         watch = self._watch(sandbox)
         try:
@@ -302,7 +302,8 @@ def _trouble(exc: Exception, phase: str, limits: Limits, out_of_memory: bool) ->
             if code == HARNESS_FAILED:
                 return "crashed", f"the sandbox's harness failed in {phase}"
             if code == SETUP_FAILED:
-                return "crashed", f"the sandbox could not be set up (see the grader's stderr) before {phase}"
+                # Setup runs before any submission code: this is the grader's fault, not a verdict.
+                raise SandboxStartError(f"the sandbox could not be set up (see the grader's stderr) before {phase}")
             if code == CPU_LIMIT_EXIT:
                 return "timeout", f"exceeded the {limits.cpu_seconds:g} s CPU limit in {phase} (RLIMIT_CPU)"
             return "crashed", f"the process exited with status {code} in {phase}"

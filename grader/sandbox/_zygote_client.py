@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from grader.errors import SandboxUnavailable
 from grader.sandbox._layout import numpy_site_dir, sandbox_layout
 from grader.sandbox._process import Sandbox
 
@@ -32,8 +33,9 @@ _ENVIRONMENT = {
 }
 
 
-class SandboxStartError(RuntimeError):
-    """No sandbox could be started (an infrastructure problem, not the submission's)."""
+class SandboxStartError(SandboxUnavailable):
+    """No sandbox could be started: the grader's fault, never the submission's, so it is raised (CLI exit 2,
+    HTTP 500, a ``grader-error`` row in a batch) rather than turned into a verdict."""
 
 
 @dataclass(frozen=True)

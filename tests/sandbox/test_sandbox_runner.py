@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import signal
-import statistics
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ import numpy as np
 import pytest
 from sandbox_support import GOOD_SOURCE, LIMITS, make_calls, matches
 
+from grader.errors import GraderFault
 from grader.runner import Call
 from grader.sandbox import SandboxRunner, _layout, _zygote_client
 from grader.sandbox._cgroup import SandboxCgroup
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the namespace sandbox
 CALLS = make_calls(rounds=2)
 OUTPUT_SIZE_0, FORWARD_0, BACKWARD_0, OUTPUT_SIZE_1, FORWARD_1, BACKWARD_1 = CALLS
 
-STARTER = '''import numpy as np
+STARTER = """import numpy as np
 
 
 def get_conv1d_output_size(input_size, kernel_size, stride):
@@ -46,7 +46,7 @@ class Conv1d:
 
     def backward(self, delta):
         raise NotImplementedError
-'''
+"""
 
 
 def test_correct_submission_gets_every_value_right(runner: SandboxRunner) -> None:
@@ -188,19 +188,6 @@ def test_zygote_is_restarted_when_it_dies() -> None:
         assert own.zygote_pid not in (None, first)
 
 
-def test_warm_grading_is_fast(runner: SandboxRunner) -> None:
-    """~30 calls of a correct vectorised submission end to end; target 20 ms median, guard at 30 ms."""
-    calls = make_calls(seed=8, rounds=10)
-    runner.run(GOOD_SOURCE, "nn.py", calls, LIMITS)
-    seconds = []
-    for _ in range(15):
-        started = time.perf_counter()
-        report = runner.run(GOOD_SOURCE, "nn.py", calls, LIMITS)
-        seconds.append(time.perf_counter() - started)
-        assert all(o.status == "ok" for o in report.calls)
-    assert statistics.median(seconds) < 0.030, seconds
-
-
 def test_without_cgroups_the_report_says_what_is_lost(runner: SandboxRunner, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(SandboxCgroup, "create", classmethod(lambda cls, uid: None))
     report = runner.run(GOOD_SOURCE, "nn.py", CALLS, LIMITS)
@@ -240,13 +227,11 @@ def test_a_module_that_never_finishes_loading_times_out(runner: SandboxRunner) -
     assert (sleeping.load.status, sleeping.load.detail) == ("timeout", "exceeded the 0.5 s wall-clock limit in import")
 
 
-def test_a_sandbox_that_cannot_be_set_up_is_reported_not_raised(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_sandbox_that_cannot_be_set_up_is_a_grader_fault_not_a_verdict(monkeypatch: pytest.MonkeyPatch) -> None:
     broken = [{"kind": "bind", "path": "/nonexistent/conv1d-grader-test"}]
     monkeypatch.setattr(_zygote_client, "sandbox_layout", lambda: broken)
-    with SandboxRunner() as own:
-        report = own.run(GOOD_SOURCE, "nn.py", CALLS, LIMITS)
-    assert report.load.status == "crashed" and report.calls == ()
-    assert report.load.detail == "the sandbox could not be set up (see the grader's stderr) before import"
+    with SandboxRunner() as own, pytest.raises(GraderFault, match=r"could not be set up .* before import"):
+        own.run(GOOD_SOURCE, "nn.py", CALLS, LIMITS)
 
 
 def test_a_module_that_loads_only_once_fails_the_calls_after_a_restart(runner: SandboxRunner) -> None:
