@@ -92,18 +92,8 @@ class LimitsConfig(_Frozen):
     """Largest ``nn.py`` accepted."""
 
     def runner_limits(self) -> Limits:
-        """The subset the runner enforces."""
-        return Limits(
-            cpu_seconds=self.cpu_seconds,
-            wall_seconds=self.wall_seconds,
-            total_wall_seconds=self.total_wall_seconds,
-            memory_mb=self.memory_mb,
-            max_processes=self.max_processes,
-            max_file_mb=self.max_file_mb,
-            max_open_files=self.max_open_files,
-            output_bytes=self.output_bytes,
-            max_return_mb=self.max_return_mb,
-        )
+        """The subset the runner enforces (everything but the upload limit, which is checked before any run)."""
+        return Limits(**self.model_dump(exclude={"max_upload_bytes"}))
 
 
 class CasesConfig(_Frozen):
