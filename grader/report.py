@@ -169,16 +169,12 @@ def to_markdown(result: Result, *, public: bool = False) -> str:
         for test in question.tests:
             if test.status == "passed":
                 continue
-            lines += ["", f"### `{test.name}` ({test.status}, {test.seconds * 1000:.1f} ms)", "", test.feedback]
+            # Two trailing spaces make a Markdown line break: each sentence of the feedback keeps its line.
+            feedback = test.feedback.replace("\n", "  \n")
+            lines += ["", f"### `{test.name}` ({test.status}, {test.seconds * 1000:.1f} ms)", "", feedback]
             if test.output:
                 lines += ["", "Printed:", "", "```", test.output, "```"]
             if test.diagnostics is not None and not public:
-                lines += [
-                    "",
-                    "Diagnostics (instructor only):",
-                    "",
-                    "```json",
-                    json.dumps(test.diagnostics.model_dump(exclude_defaults=True), indent=1),
-                    "```",
-                ]
+                diagnostics = json.dumps(test.diagnostics.model_dump(exclude_defaults=True))
+                lines += ["", f"Diagnostics (instructor only): `{diagnostics}`"]
     return "\n".join(lines) + "\n"
