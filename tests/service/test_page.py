@@ -44,7 +44,8 @@ def _hand_in(browser: Any, url: str, tmp_path: Path, source: str, student: str, 
     page.fill("#student", student)
     page.click("#submit")
     if polled:  # the server answered 202: the page says so and polls
-        page.wait_for_function("document.getElementById('status').textContent.startsWith('Your submission is ')")
+        # A locator, not wait_for_function: the page's CSP (rightly) forbids evaluating strings as script.
+        page.locator("#status", has_text="Your submission is ").wait_for(timeout=30_000)
     page.wait_for_selector("#total", timeout=30_000)
     return page
 
