@@ -44,6 +44,10 @@ class Call:
     """``(input_size, kernel_size, stride)`` for ``output_size`` calls."""
     arrays: Mapping[str, np.ndarray] = field(default_factory=dict)
     """``weight``, ``bias``, ``x`` and, for ``backward``, ``delta``."""
+    forward_key: str | None = None
+    """For a ``backward`` call: also report its forward pass as an outcome of its own under this key (value
+    ``out``), finished before backward starts. One process round trip then serves a forward test and a
+    backward test on the same inputs, and a backward that hangs or crashes still leaves the forward result."""
 
 
 @dataclass(frozen=True)
@@ -135,7 +139,8 @@ class RunReport:
 
     load: LoadOutcome
     calls: tuple[CallOutcome, ...] = ()
-    """One outcome per call, in order; empty when the module did not load."""
+    """One outcome per call (preceded by its forward stage's outcome where the call has a ``forward_key``),
+    in order; empty when the module did not load."""
     isolation: str = ""
     """Short description of the isolation that was in force, e.g. ``namespaces+rlimits``."""
     warnings: tuple[str, ...] = ()

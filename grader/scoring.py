@@ -54,15 +54,29 @@ _VALUE_LABEL = {
 
 
 def plan_calls(cases: CaseSet) -> list[Call]:
-    """One call per output-size triple, per forward case and per backward case, in report order."""
+    """One call per output-size triple, per forward case and per backward case, in report order.
+
+    A case used by both questions (every hidden case) is one backward call that also reports its forward
+    pass: the same inputs, one round trip fewer, and the forward result survives a backward that hangs.
+    """
     calls = [
         Call(key=f"output_size/{i}", op="output_size", sizes=case.args) for i, case in enumerate(cases.output_size)
     ]
+    shared = {id(case) for case in cases.backward}
     for case in cases.forward:
+        if id(case) in shared:
+            continue
         inputs = {k: v for k, v in case.inputs.items() if k != "delta"}
         calls.append(Call(key=f"forward/{case.name}", op="forward", layer=case.layer, arrays=inputs))
+    forward_keys = {id(case): f"forward/{case.name}" for case in cases.forward}
     calls.extend(
-        Call(key=f"backward/{case.name}", op="backward", layer=case.layer, arrays=case.inputs)
+        Call(
+            key=f"backward/{case.name}",
+            op="backward",
+            layer=case.layer,
+            arrays=case.inputs,
+            forward_key=forward_keys.get(id(case)),
+        )
         for case in cases.backward
     )
     return calls

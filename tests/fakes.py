@@ -52,4 +52,12 @@ class ScriptedRunner:
         self.runs.append((source, list(calls)))
         if self.load.status != "ok":
             return RunReport(load=self.load, isolation="scripted")
-        return RunReport(load=self.load, calls=tuple(self.respond(c) for c in calls), isolation="scripted")
+        return RunReport(load=self.load, calls=tuple(o for c in calls for o in self._outcomes(c)), isolation="scripted")
+
+    def _outcomes(self, call: Call) -> list[CallOutcome]:
+        """The call's outcome, preceded by its forward stage's where it reports one (as the sandbox does)."""
+        if call.forward_key is None:
+            return [self.respond(call)]
+        inputs = {k: v for k, v in call.arrays.items() if k != "delta"}
+        stage = Call(key=call.forward_key, op="forward", layer=call.layer, arrays=inputs)
+        return [self.respond(stage), self.respond(call)]

@@ -55,6 +55,8 @@ class _Phase:
 
     def __init__(self) -> None:
         self.where = "import"
+        self.forward_reported = False
+        """Whether a combined call's forward stage has had its own reply."""
 
 
 def _recv_exact(sock: socket.socket, size: int) -> bytearray:
@@ -268,21 +270,46 @@ class Harness:
             for spec, blob in zip(header["arrays"], blobs, strict=True)
         }
         phase = _Phase()
-        reply: dict[str, Any] = {"op": "call", "key": header["key"], "status": "ok", "failure": None}
+        forward_key = header.get("forward_key")
         values: dict[str, object] = {}
+        failure = None
         self._arm_cpu_limit()
         try:
             values = self._invoke(header, arrays, phase)
         except BaseException as exc:
-            reply["status"], reply["failure"] = "error", _failure(phase.where, exc, self._filename)
+            failure = _failure(phase.where, exc, self._filename)
+            if forward_key is not None and not phase.forward_reported:
+                # The forward stage failed: its own reply first, then the call's (backward never ran).
+                self._send(forward_key, {}, failure)
+        return self._reply(header["key"], values, failure)
+
+    def _send(self, key: str, values: dict[str, object], failure: dict[str, Any] | None) -> None:
+        reply, payload = self._reply(key, values, failure)
+        self._flush()
+        _send_reply(self._sock, reply, payload)
+
+    @staticmethod
+    def _reply(
+        key: str, values: dict[str, object], failure: dict[str, Any] | None
+    ) -> tuple[dict[str, Any], list[np.ndarray]]:
+        reply: dict[str, Any] = {"op": "call", "key": key, "status": "ok" if failure is None else "error"}
+        reply["failure"] = failure
         entries, payload = [], []
         for name, value in values.items():
             try:
                 entry, array = _describe(name, value)
             except BaseException:
                 # e.g. an object whose __class__ property lies to isinstance
-                entry, array = {"name": name, "kind": "other", "type_name": "<uninspectable>",
-                                "scalar": None, "note": "the value could not be inspected"}, None
+                entry, array = (
+                    {
+                        "name": name,
+                        "kind": "other",
+                        "type_name": "<uninspectable>",
+                        "scalar": None,
+                        "note": "the value could not be inspected",
+                    },
+                    None,
+                )
             entry["array"] = None
             if array is not None:
                 payload.append(array)
@@ -306,6 +333,11 @@ class Harness:
         out = layer.forward(arrays["x"])
         if op == "forward":
             return {"out": out}
+        if header.get("forward_key") is not None:
+            # The forward stage's own reply, before backward can hang or crash; a fresh CPU allowance after it.
+            self._send(header["forward_key"], {"out": out}, None)
+            phase.forward_reported = True
+            self._arm_cpu_limit()
         phase.where = "backward"
         dx = layer.backward(arrays["delta"])
         return {"dx": dx, "grad_weight": layer.grad_weight, "grad_bias": layer.grad_bias}

@@ -110,6 +110,7 @@ def call_request(call: Call) -> bytes:
     header = {"op": "call", "key": call.key, "call": call.op, "arrays": specs}
     header["layer"] = list(call.layer) if call.layer is not None else None
     header["sizes"] = list(call.sizes) if call.sizes is not None else None
+    header["forward_key"] = call.forward_key
     return frame(header, [a.tobytes() for a in arrays])
 
 

@@ -165,9 +165,10 @@ class _Submission:
         outcomes: list[CallOutcome] = []
         reload_failure = ""
         for call in calls:
+            keys = [stage.key for stage in _stages(call)]
             if time.monotonic() >= self._budget_end:
                 detail = f"not run: the {self._limits.total_wall_seconds:g} s budget for this submission was spent"
-                outcomes.append(CallOutcome(call.key, "skipped", detail=detail))
+                outcomes.extend(CallOutcome(key, "skipped", detail=detail) for key in keys)
                 continue
             if self._sandbox is None and not reload_failure:
                 reload = self._start()
@@ -176,9 +177,9 @@ class _Submission:
                     reload_failure = f"the module did not load again after a restart: {_load_account(reload)}"
                     self._stop()
             if reload_failure:
-                outcomes.append(CallOutcome(call.key, "crashed", detail=reload_failure))
+                outcomes.extend(CallOutcome(key, "crashed", detail=reload_failure) for key in keys)
                 continue
-            outcomes.append(self._call(call))
+            outcomes.extend(self._call(call))
         return outcomes
 
     def _start(self) -> LoadOutcome:
@@ -206,31 +207,47 @@ class _Submission:
             output=sandbox.take_output(),
         )
 
-    def _call(self, call: Call) -> CallOutcome:
+    def _call(self, call: Call) -> list[CallOutcome]:
+        """The outcome of each stage of the call: its forward stage where it reports one, then itself."""
         sandbox = self._sandbox
         assert sandbox is not None
+        stages = _stages(call)
+        outcomes: list[CallOutcome] = []
         started = time.monotonic()
         watch = self._watch(sandbox)
         try:
             sandbox.send(call_request(call), watch)
-            reply = check_call_reply(sandbox.recv_reply(watch), call)
-            values, intact = self._receive_values(sandbox, reply, watch)
+            for stage in stages:
+                reply = check_call_reply(sandbox.recv_reply(watch), stage)
+                values, intact = self._receive_values(sandbox, reply, watch)
+                outcomes.append(
+                    CallOutcome(
+                        key=stage.key,
+                        status=reply.status,
+                        values=values,
+                        failure=reply.failure.to_failure() if reply.failure else None,
+                        output=sandbox.take_output(),
+                        seconds=time.monotonic() - started,
+                    )
+                )
+                if not intact:
+                    self._stop()
+                    detail = "not run: an earlier value of this call was too large to receive"
+                    return outcomes + [CallOutcome(s.key, "crashed", detail=detail) for s in stages[len(outcomes) :]]
+                # Each stage has its own limits, counted from the previous stage's reply.
+                started, watch = time.monotonic(), self._watch(sandbox)
         except (LimitExceeded, SandboxDied, ProtocolError) as exc:
-            status, detail = _trouble(exc, _PHASE[call.op], self._limits, self._out_of_memory())
+            stage = stages[len(outcomes)]
+            status, detail = _trouble(exc, _PHASE[stage.op], self._limits, self._out_of_memory())
             output = sandbox.take_output()
             self._stop()
-            return CallOutcome(call.key, status, output=output, seconds=time.monotonic() - started, detail=detail)
-        output = sandbox.take_output()
-        if not intact:
-            self._stop()
-        return CallOutcome(
-            key=call.key,
-            status=reply.status,
-            values=values,
-            failure=reply.failure.to_failure() if reply.failure else None,
-            output=output,
-            seconds=time.monotonic() - started,
-        )
+            # The stage that was running gets the verdict; a backward stage that never started shares it.
+            seconds = time.monotonic() - started
+            outcomes += [
+                CallOutcome(s.key, status, output=output if s is stage else "", seconds=seconds, detail=detail)
+                for s in stages[len(outcomes) :]
+            ]
+        return outcomes
 
     def _receive_values(self, sandbox: Sandbox, reply: CallReply, watch: Watch) -> tuple[dict[str, Returned], bool]:
         """Decode the reply's values; False if an oversized array was refused unread (the stream is lost)."""
@@ -269,6 +286,14 @@ class _Submission:
         if self._sandbox is not None:
             self._sandbox.close()
             self._sandbox = None
+
+
+def _stages(call: Call) -> list[Call]:
+    """What a call answers, in order: the forward stage it reports under ``forward_key``, then itself."""
+    if call.forward_key is None:
+        return [call]
+    inputs = {name: array for name, array in call.arrays.items() if name != "delta"}
+    return [Call(call.forward_key, "forward", layer=call.layer, arrays=inputs), call]
 
 
 def _configured(cgroup: SandboxCgroup | None, limits: Limits) -> SandboxCgroup | None:

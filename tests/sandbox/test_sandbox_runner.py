@@ -303,3 +303,61 @@ def _alive(*pids: int) -> bool:
         except OSError:
             continue
     return False
+
+
+def _combined(call: Call) -> Call:
+    return dataclasses.replace(call, forward_key=f"stage/{call.key}")
+
+
+def _forward_stage(call: Call) -> Call:
+    arrays = {name: array for name, array in call.arrays.items() if name != "delta"}
+    return Call(f"stage/{call.key}", "forward", layer=call.layer, arrays=arrays)
+
+
+def test_a_combined_call_reports_its_forward_stage_then_itself(runner: SandboxRunner) -> None:
+    combined = _combined(BACKWARD_1)
+    report = runner.run(GOOD_SOURCE, "nn.py", [OUTPUT_SIZE_0, combined, FORWARD_0], LIMITS)
+    assert [o.key for o in report.calls] == [
+        OUTPUT_SIZE_0.key,
+        f"stage/{BACKWARD_1.key}",
+        BACKWARD_1.key,
+        FORWARD_0.key,
+    ]
+    stage, backward = report.calls[1:3]
+    assert matches(stage, _forward_stage(BACKWARD_1)) and set(stage.values) == {"out"}
+    assert matches(backward, BACKWARD_1)
+    assert matches(report.calls[3], FORWARD_0)
+
+
+@pytest.mark.parametrize(
+    ("backward_body", "status", "detail"),
+    [
+        pytest.param("while True: pass", "timeout", "exceeded the 1 s CPU limit in backward", id="hang"),
+        pytest.param("import os; os._exit(3)", "crashed", "the process exited with status 3 in backward", id="exit"),
+    ],
+)
+def test_a_combined_call_keeps_its_forward_result_when_backward_fails(
+    runner: SandboxRunner, backward_body: str, status: str, detail: str
+) -> None:
+    source = GOOD_SOURCE + f"\n\ndef _broken(self, delta):\n    {backward_body}\n\nConv1d.backward = _broken\n"
+    combined = _combined(BACKWARD_1)
+    report = runner.run(source, "nn.py", [combined, FORWARD_0], LIMITS)
+    stage, backward, after = report.calls
+    assert matches(stage, _forward_stage(BACKWARD_1))
+    assert (backward.status, backward.detail) == (status, detail)
+    assert matches(after, FORWARD_0)  # a fresh sandbox took over
+
+
+def test_a_forward_failure_in_a_combined_call_fails_both_stages(runner: SandboxRunner) -> None:
+    source = GOOD_SOURCE + "\n\ndef _broken(self, x):\n    raise ValueError('no')\n\nConv1d.forward = _broken\n"
+    stage, backward = runner.run(source, "nn.py", [_combined(BACKWARD_1)], LIMITS).calls
+    for outcome in (stage, backward):
+        assert outcome.status == "error" and outcome.failure is not None
+        assert (outcome.failure.where, outcome.failure.type) == ("forward", "ValueError")
+
+
+def test_a_forward_hang_in_a_combined_call_costs_one_timeout_for_both_stages(runner: SandboxRunner) -> None:
+    source = GOOD_SOURCE + "\n\ndef _broken(self, x):\n    while True: pass\n\nConv1d.forward = _broken\n"
+    stage, backward = runner.run(source, "nn.py", [_combined(BACKWARD_1)], LIMITS).calls
+    assert stage.status == backward.status == "timeout"
+    assert stage.detail == backward.detail == "exceeded the 1 s CPU limit in forward"
