@@ -58,8 +58,9 @@ class Returned:
     type_name: str
     """Qualified type name in the submission's process, e.g. ``numpy.ndarray`` or ``builtins.list``."""
     array: np.ndarray | None = None
-    """A plain numeric ndarray decoded with ``allow_pickle=False``: the value itself for arrays, the value
-    converted with ``np.asarray`` for lists and tuples when that worked, ``None`` otherwise."""
+    """A plain numeric ndarray the grader decoded from raw bytes (bool/int/uint/float only, never an object):
+    the value itself for arrays, the value converted with ``np.asarray`` for lists and tuples when that
+    worked, ``None`` otherwise."""
     scalar: float | int | bool | None = None
     """The value for ``int``, ``float`` and ``bool`` kinds."""
     note: str = ""
