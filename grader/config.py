@@ -59,7 +59,9 @@ class Q2Rubric(_Frozen):
 
 class Rubric(_Frozen):
     q1: Q1Rubric
+    """Q1, ``Conv1d.forward`` with the output-size checks."""
     q2: Q2Rubric
+    """Q2, ``Conv1d.backward``: ``dx``, ``grad_weight`` and ``grad_bias``."""
 
 
 class Tolerance(_Frozen):
