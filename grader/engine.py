@@ -5,7 +5,9 @@ from __future__ import annotations
 import difflib
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 
 from grader.cases import build_cases
 from grader.config import Config, load_config
@@ -51,42 +53,41 @@ def grade(
     config = config or load_config()
     cases = build_cases(config.cases.seed)
 
-    def result(**fields: object) -> Result:
-        questions: tuple[QuestionResult, ...] = fields.pop("questions")  # type: ignore[assignment]
+    def result(
+        status: Literal["graded", "rejected"],
+        messages: Sequence[str],
+        questions: tuple[QuestionResult, ...],
+        report: RunReport | None = None,
+    ) -> Result:
         return Result(
             submission=submission.name,
+            status=status,
             score=round(sum(q.score for q in questions), 6),
             max_score=round(sum(q.max_score for q in questions), 6),
             questions=questions,
+            messages=tuple(messages),
             execution_time=round(time.perf_counter() - started, 6),
-            **fields,
+            isolation=report.isolation if report else "",
+            warnings=report.warnings if report else (),
         )
+
+    def rejected(messages: Sequence[str], report: RunReport | None = None) -> Result:
+        # Every test scores zero with the reason the file could not be graded.
+        return result("rejected", messages, score(cases, config, (), None, " ".join(messages)), report)
 
     try:
         source = checked_source(submission, config.limits.max_upload_bytes)
     except SubmissionError as exc:
-        return result(status="rejected", messages=(exc.message,), questions=score(cases, config, (), None, exc.message))
+        return rejected([exc.message])
 
-    calls = plan_calls(cases)
-    report: RunReport = (runner or default_runner()).run(source, FILENAME, calls, config.limits.runner_limits())
-    operator = {"isolation": report.isolation, "warnings": report.warnings}
-
+    report = (runner or default_runner()).run(source, FILENAME, plan_calls(cases), config.limits.runner_limits())
     if report.load.status != "ok":
-        message = load_failure_message(report.load)
-        return result(
-            status="rejected", messages=(message,), questions=score(cases, config, (), None, message), **operator
-        )
-
+        return rejected([load_failure_message(report.load)], report)
     messages = missing_name_messages(report.load.names)
     if len(messages) == len(REQUIRED_NAMES):
-        reason = " ".join(messages)
-        return result(
-            status="rejected", messages=tuple(messages), questions=score(cases, config, (), None, reason), **operator
-        )
-
+        return rejected(messages, report)
     questions = score(cases, config, report.calls, diagnose)
-    messages += starter_messages(report)
-    return result(status="graded", messages=tuple(messages), questions=questions, **operator)
+    return result("graded", messages + starter_messages(report), questions, report)
 
 
 def load_failure_message(load: LoadOutcome) -> str:
