@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from grader.batch import Entry, Summary, discover, grade_folder
-from grader.config import Config, load_config
+from grader.config import load_config
 from grader.engine import grade
 from grader.errors import GraderError
 from grader.report import gradebook_csv, render, to_gradescope, to_json, to_markdown
@@ -43,10 +43,6 @@ def _translating_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def _load(config_path: Path | None) -> Config:
-    return load_config(config_path)
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="conv1d-autograder")
 def main() -> None:
@@ -68,7 +64,7 @@ def main() -> None:
 @_translating_errors
 def grade_command(file: Path, fmt: str, as_json: bool, config_path: Path | None) -> None:
     """Grade one nn.py and print the verdict."""
-    result = grade(file, _load(config_path))
+    result = grade(file, load_config(config_path))
     if as_json:
         fmt = "json"
     if fmt == "json":
@@ -113,7 +109,7 @@ def batch_command(
     folder: Path, jobs: int | None, out: Path, reports: Path | None, no_progress: bool, config_path: Path | None
 ) -> None:
     """Grade every *.py in FOLDER and every FOLDER/*/nn.py, write a gradebook and print a summary."""
-    config = _load(config_path)
+    config = load_config(config_path)
     submissions = discover(folder)
     console = Console(stderr=True)
     if reports is not None:
