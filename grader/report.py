@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from rich import box
@@ -28,8 +28,13 @@ _STATUS_STYLE = {
 }
 
 
-def _points(value: float) -> str:
-    return f"{value:.2f}".rstrip("0").rstrip(".")
+def format_points(value: float | None) -> str:
+    """Points as gradebooks show them: at most two decimals, no trailing zeros; empty for no score."""
+    return "" if value is None else f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+def _out_of(score: float, max_score: float) -> str:
+    return f"{format_points(score)} / {format_points(max_score)}"
 
 
 def to_json(result: Result, *, public: bool = True, indent: int | None = 2) -> str:
@@ -75,18 +80,18 @@ def gradebook_row(result: Result) -> dict[str, str]:
     """The result's row in the gradebook CSV."""
     return {
         "submission": result.submission,
-        "q1": _points(result.question("q1").score),
-        "q2": _points(result.question("q2").score),
-        "score": _points(result.score),
-        "max_score": _points(result.max_score),
+        "q1": format_points(result.question("q1").score),
+        "q2": format_points(result.question("q2").score),
+        "score": format_points(result.score),
+        "max_score": format_points(result.max_score),
         "status": result.status,
     }
 
 
-def gradebook_csv(rows: Iterable[dict[str, str]]) -> str:
-    """Rows (see :func:`gradebook_row`) as CSV text with a header."""
+def gradebook_csv(rows: Iterable[dict[str, str]], columns: Sequence[str] = GRADEBOOK_COLUMNS) -> str:
+    """Rows (see :func:`gradebook_row`) as CSV text with a header; missing cells are empty."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=GRADEBOOK_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     return buffer.getvalue()
@@ -100,7 +105,7 @@ def render(result: Result, console: Console, *, public: bool = True) -> None:
     view = result.public() if public else result
     header = Text.assemble(
         (view.submission, "bold"),
-        f"  {_points(view.score)} / {_points(view.max_score)}  ",
+        f"  {_out_of(view.score, view.max_score)}  ",
         (view.status, "green" if view.status == "graded" else "red"),
         f"  ({view.execution_time * 1000:.0f} ms)",
     )
@@ -109,7 +114,7 @@ def render(result: Result, console: Console, *, public: bool = True) -> None:
     body += [Text(f"warning: {w}", style="bold red") for w in view.warnings]
     for question in view.questions:
         table = Table(
-            title=f"{question.id.upper()} {question.title}: {_points(question.score)} / {_points(question.max_score)}",
+            title=f"{question.id.upper()} {question.title}: {_out_of(question.score, question.max_score)}",
             title_justify="left",
             title_style="bold",
             box=box.SIMPLE_HEAD,
@@ -130,7 +135,7 @@ def render(result: Result, console: Console, *, public: bool = True) -> None:
             table.add_row(
                 escape(test.name),
                 f"[{style}]{test.status}[/]",
-                f"{_points(test.score)}/{_points(test.max_score)}",
+                f"{format_points(test.score)}/{format_points(test.max_score)}",
             )
             if test.status == "passed":
                 continue
@@ -149,7 +154,7 @@ def to_markdown(result: Result, *, public: bool = False) -> str:
     """A per-student report; the instructor's version (``public=False``) adds the numeric diagnostics."""
     view = result.public() if public else result
     lines = [
-        f"# {view.submission}: {_points(view.score)} / {_points(view.max_score)} ({view.status})",
+        f"# {view.submission}: {_out_of(view.score, view.max_score)} ({view.status})",
         "",
     ]
     lines += [f"> {m}" for m in view.messages]
@@ -157,14 +162,13 @@ def to_markdown(result: Result, *, public: bool = False) -> str:
     for question in view.questions:
         lines += [
             "",
-            f"## {question.id.upper()} {question.title}: {_points(question.score)} / {_points(question.max_score)}",
+            f"## {question.id.upper()} {question.title}: {_out_of(question.score, question.max_score)}",
             "",
             "| test | visibility | status | points |",
             "|---|---|---|---|",
         ]
         lines += [
-            f"| `{t.name}` | {t.visibility} | {t.status} | {_points(t.score)} / {_points(t.max_score)} |"
-            for t in question.tests
+            f"| `{t.name}` | {t.visibility} | {t.status} | {_out_of(t.score, t.max_score)} |" for t in question.tests
         ]
         for test in question.tests:
             if test.status == "passed":

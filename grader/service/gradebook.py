@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable
 
+from grader.report import format_points
+from grader.report import gradebook_csv as write_csv
 from grader.service.store import Record
 
 COLUMNS = (
@@ -26,11 +26,6 @@ COLUMNS = (
 )
 
 
-def _points(value: float | None) -> str:
-    # Same format as the CLI's gradebook: at most two decimals, no trailing zeros.
-    return "" if value is None else f"{value:.2f}".rstrip("0").rstrip(".")
-
-
 def _row(student: str, records: list[Record]) -> dict[str, str]:
     latest = records[-1]
     scored = [r for r in records if r.score is not None]
@@ -42,18 +37,18 @@ def _row(student: str, records: list[Record]) -> dict[str, str]:
         "latest_id": latest.id,
         "latest_submitted_at": latest.submitted_at.isoformat(),
         "latest_status": latest.state,
-        "latest_q1": _points(latest.q1),
-        "latest_q2": _points(latest.q2),
-        "latest_score": _points(latest.score),
-        "max_score": _points((best or latest).max_score),
+        "latest_q1": format_points(latest.q1),
+        "latest_q2": format_points(latest.q2),
+        "latest_score": format_points(latest.score),
+        "max_score": format_points((best or latest).max_score),
     }
     if best is not None:
         row |= {
             "best_id": best.id,
             "best_submitted_at": best.submitted_at.isoformat(),
-            "best_q1": _points(best.q1),
-            "best_q2": _points(best.q2),
-            "best_score": _points(best.score),
+            "best_q1": format_points(best.q1),
+            "best_q2": format_points(best.q2),
+            "best_score": format_points(best.score),
         }
     return row
 
@@ -63,8 +58,4 @@ def gradebook_csv(records: Iterable[Record]) -> str:
     by_student: dict[str, list[Record]] = {}
     for record in records:
         by_student.setdefault(record.student or "", []).append(record)
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, restval="", lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(_row(student, rows) for student, rows in sorted(by_student.items()))
-    return buffer.getvalue()
+    return write_csv((_row(student, rows) for student, rows in sorted(by_student.items())), COLUMNS)
