@@ -22,7 +22,7 @@ import numpy as np
 from grader.runner import Op, Returned
 from reference import conv1d_backward, conv1d_forward, get_conv1d_output_size
 
-__all__ = ["VARIANTS", "Match", "Variant", "diagnose", "hint_texts", "likely_cause"]
+__all__ = ["VARIANTS", "Match", "Variant", "diagnose", "hint_texts"]
 
 AXIS_NAMES: Mapping[str, tuple[str, str, str]] = {
     "out": ("batch", "out_channels", "output_size"),
@@ -69,8 +69,9 @@ class _Call:
     def output_size(self) -> int:
         return get_conv1d_output_size(self.x.shape[2], self.kernel_size, self.stride)
 
-    def forward(self, *, x: np.ndarray | None = None, bias: np.ndarray | None = None,
-                stride: int | None = None) -> np.ndarray:
+    def forward(
+        self, *, x: np.ndarray | None = None, bias: np.ndarray | None = None, stride: int | None = None
+    ) -> np.ndarray:
         return conv1d_forward(
             self.x if x is None else x,
             self.weight,
@@ -226,72 +227,83 @@ _TRANSPOSED_DETAILS = tuple(
 
 VARIANTS: tuple[Variant, ...] = (
     Variant(
-        "bias_omitted", ("out",),
+        "bias_omitted",
+        ("out",),
         "These values match a forward pass without the bias: add `self.bias` (broadcast over batch and "
         "positions) to every output slice in `forward`.",
         _bias_omitted,
     ),
     Variant(
-        "output_size_ceil", ("out",),
+        "output_size_ceil",
+        ("out",),
         "These values match an output length rounded up, with the last window running past the end of "
         "the input: `get_conv1d_output_size` must round down (floor division), so the kernel stops once "
         "it no longer fits.",
         _ceil_padded,
     ),
     Variant(
-        "output_size_too_few", ("out",),
+        "output_size_too_few",
+        ("out",),
         "The output has one position too few, and the positions it has are right: check that "
         "`get_conv1d_output_size` adds one after the floor division and that the loop in `forward` "
         "covers every output position.",
         _one_position_too_few,
     ),
     Variant(
-        "output_size_too_many", ("out",),
+        "output_size_too_many",
+        ("out",),
         "The output has one position too many: the others are right, but the last one is not a window "
         "that fits in the input. Check the rounding and the added one in `get_conv1d_output_size` and "
         "the size of the array `forward` allocates.",
         _one_position_too_many,
     ),
     Variant(
-        "stride_ignored_forward", ("out",),
+        "stride_ignored_forward",
+        ("out",),
         "These values match a kernel that moves one step at a time: in `forward` the slice for output "
         "position `i` must start at `i * self.stride`, and the output length must use the stride too.",
         _stride_ignored_forward,
     ),
     Variant(
-        "stride_ignored_backward", ("dx", "grad_weight"),
+        "stride_ignored_backward",
+        ("dx", "grad_weight"),
         "These gradients match windows that move one step at a time: in `backward` the slice for output "
         "position `i` must start at `i * self.stride`, exactly as in `forward`.",
         _stride_ignored_backward,
     ),
     Variant(
-        "dx_overwritten", ("dx",),
+        "dx_overwritten",
+        ("dx",),
         "Where windows overlap, `dx` keeps only the later window's contribution: in the `backward` loop, "
         "add to the slice of `dx` with `+=` instead of assigning it with `=`.",
         _dx_overwritten,
     ),
     Variant(
-        "grad_weight_overwritten", ("grad_weight",),
+        "grad_weight_overwritten",
+        ("grad_weight",),
         "`grad_weight` holds only the last output position's contribution: in the `backward` loop, add "
         "each position's contribution with `+=` instead of assigning it with `=`.",
         _grad_weight_overwritten,
     ),
     Variant(
-        "grad_bias_wrong_axes", ("grad_bias",),
+        "grad_bias_wrong_axes",
+        ("grad_bias",),
         "`grad_bias` looks like `delta` summed {detail}: it must have shape (out_channels,), so sum "
         "`delta` over the batch and position axes, keeping the channel axis.",
         _grad_bias_wrong_axes,
         tuple(detail for _, detail in _WRONG_BIAS_SUMS),
     ),
     Variant(
-        "transposed", tuple(AXIS_NAMES),
+        "transposed",
+        tuple(AXIS_NAMES),
         "The values are right but the axes are in the order {detail}: allocate and fill the array in "
         "the handout's axis order instead of transposing or indexing along the wrong axis.",
         _transposed,
         _TRANSPOSED_DETAILS,
     ),
     Variant(
-        "integer_truncation", ("out", "dx", "grad_weight", "grad_bias"),
+        "integer_truncation",
+        ("out", "dx", "grad_weight", "grad_bias"),
         "These values match the right ones cut to whole numbers: the array was probably allocated with "
         "the input's integer dtype (`np.zeros_like(x)` or `dtype=x.dtype`); allocate it as float.",
         _integer_truncation,
@@ -321,31 +333,13 @@ _SIZE_HINTS: Mapping[str, str] = {
 
 
 def hint_texts() -> Iterator[str]:
-    """Every message :func:`likely_cause` can return."""
+    """Every hint :func:`diagnose` can return."""
     for variant in VARIANTS:
         for detail in variant.details:
             yield variant.hint.format(detail=detail)
             yield variant.hint.format(detail=detail) + _ALSO_LIST
     yield _RETURNS_LIST.hint
     yield from _SIZE_HINTS.values()
-
-
-def likely_cause(
-    op: Op,
-    component: str,
-    layer: tuple[int, int, int, int] | None,
-    sizes: tuple[int, int, int] | None,
-    inputs: Mapping[str, np.ndarray],
-    returned: Returned,
-    rtol: float,
-    atol: float,
-) -> str | None:
-    """The likely mistake behind a wrong value, in a sentence or two, or None if no fingerprint matches.
-
-    Called only for values already judged wrong. ``inputs`` are the exact arrays the submission got.
-    """
-    match = diagnose(op, component, layer, sizes, inputs, returned, rtol, atol)
-    return None if match is None else match.hint
 
 
 def diagnose(
@@ -358,7 +352,10 @@ def diagnose(
     rtol: float,
     atol: float,
 ) -> Match | None:
-    """Like :func:`likely_cause`, with the fingerprint's name."""
+    """The likely mistake behind a wrong value and its fingerprint's name, or None if nothing matches.
+
+    Called only for values already judged wrong. ``inputs`` are the exact arrays the submission got.
+    """
     with np.errstate(all="ignore"):
         if op == "output_size":
             return _diagnose_size(sizes, returned)
