@@ -9,6 +9,8 @@ before it runs any submission code.
 
 from __future__ import annotations
 
+import os
+import threading
 from pathlib import Path
 
 from grader.runner import Limits
@@ -17,6 +19,8 @@ _ROOT = Path("/sys/fs/cgroup")
 _GROUP = "conv1d-grader"
 # Copy-on-write copies of the warm interpreter's pages are charged to the sandbox as it touches them.
 _SLACK_MB = 64
+_groups: dict[int, SandboxCgroup] = {}
+_groups_lock = threading.Lock()
 
 
 class SandboxCgroup:
@@ -25,11 +29,24 @@ class SandboxCgroup:
     def __init__(self, uid: int) -> None:
         self._memory = _ROOT / "memory" / _GROUP / str(uid)
         self._cpuacct = _ROOT / "cpuacct" / _GROUP / str(uid)
-        self._usage_file = str(self._cpuacct / "cpuacct.usage")
+        self._usage_fd = -1
 
     @classmethod
     def create(cls, uid: int) -> SandboxCgroup | None:
-        """The groups for ``uid``, or None where cgroup v1 controllers cannot be used here."""
+        """The groups for ``uid``, or None where cgroup v1 controllers cannot be used here.
+
+        Made once per uid and process, then reused: every sandbox that leases the uid shares its groups.
+        """
+        with _groups_lock:
+            group = _groups.get(uid)
+            if group is None:
+                group = cls._make(uid)
+                if group is not None:
+                    _groups[uid] = group
+            return group
+
+    @classmethod
+    def _make(cls, uid: int) -> SandboxCgroup | None:
         # Only real v1 hierarchies: on a cgroup2 mount, mkdir would happily create v2 groups named "memory".
         if not (_ROOT / "memory" / "memory.limit_in_bytes").is_file():
             return None
@@ -39,6 +56,8 @@ class SandboxCgroup:
         try:
             group._memory.mkdir(parents=True, exist_ok=True)
             group._cpuacct.mkdir(parents=True, exist_ok=True)
+            # Kept open: the usage is read on every wake-up of every call, and one pread is a single syscall.
+            group._usage_fd = os.open(group._cpuacct / "cpuacct.usage", os.O_RDONLY | os.O_CLOEXEC)
         except OSError:
             return None
         return group
@@ -54,9 +73,7 @@ class SandboxCgroup:
         return [str(self._memory / "cgroup.procs"), str(self._cpuacct / "cgroup.procs")]
 
     def cpu_seconds(self) -> float:
-        # Read on every poll wake-up of every call: a plain open of a prepared path, no pathlib.
-        with open(self._usage_file, "rb") as usage:
-            return int(usage.read()) / 1e9
+        return int(os.pread(self._usage_fd, 32, 0)) / 1e9
 
     def oom_kills(self) -> int:
         for line in (self._memory / "memory.oom_control").read_text().splitlines():

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import gc
 import importlib.util
 import json
@@ -66,6 +67,8 @@ _libc = ctypes.CDLL(None, use_errno=True)
 _libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
 _libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
 _libc.unshare.argtypes = [ctypes.c_int]
+_libc.signal.argtypes = [ctypes.c_int, ctypes.c_void_p]
+_libc.signal.restype = ctypes.c_void_p
 
 
 def _check(result: int, what: str) -> None:
@@ -182,8 +185,6 @@ def _exit_on_sigxcpu() -> None:
     async-signal-safe and takes the signal number as its status: no Python code has to run, so it
     works in the middle of a long NumPy call too.
     """
-    _libc.signal.argtypes = [ctypes.c_int, ctypes.c_void_p]
-    _libc.signal.restype = ctypes.c_void_p
     _libc.signal(signal.SIGXCPU, ctypes.cast(_libc._exit, ctypes.c_void_p))
 
 
@@ -217,9 +218,20 @@ def seccomp_supported() -> bool:
 
 
 def _deny_syscalls() -> None:
-    """Install a seccomp deny-list (classic BPF). clone3 gets ENOSYS so that libc falls back to clone,
-    whose flags a filter can read; clone with any CLONE_NEW* flag gets EPERM like unshare. Every denied
-    number is at least ``min(_DENIED_SYSCALLS)``, so the frequent low-numbered calls leave early."""
+    """Install the seccomp deny-list built by :func:`_seccomp_program`."""
+    raw = _seccomp_program()
+    buffer = ctypes.create_string_buffer(raw)
+    fprog = _SockFprog(len(raw) // 8, ctypes.addressof(buffer))
+    _check(_libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0), "seccomp")
+
+
+@functools.cache
+def _seccomp_program() -> bytes:
+    """The deny-list as classic BPF, assembled once in the zygote rather than in every sandbox.
+
+    clone3 gets ENOSYS so that libc falls back to clone, whose flags a filter can read; clone with any
+    CLONE_NEW* flag gets EPERM like unshare. Every denied number is at least ``min(_DENIED_SYSCALLS)``,
+    so the frequent low-numbered calls leave early."""
     ld, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06
     # (code, jump-if-true label, jump-if-false label, k); a None label means the next instruction.
     program: list[tuple[int, str | None, str | None, int]] = [
@@ -244,13 +256,10 @@ def _deny_syscalls() -> None:
     def offset(label: str | None, at: int) -> int:
         return 0 if label is None else labels[label] - at - 1
 
-    raw = b"".join(
+    return b"".join(
         struct.pack("HBBI", code, offset(true, at), offset(false, at), k)
         for at, (code, true, false, k) in enumerate(program)
     )
-    buffer = ctypes.create_string_buffer(raw)
-    fprog = _SockFprog(len(program), ctypes.addressof(buffer))
-    _check(_libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0), "seccomp")
 
 
 def _wire_descriptors(channel_fd: int, output_fd: int) -> None:
@@ -383,6 +392,8 @@ def main() -> None:
     sys.path.append(config["site_dir"])
     harness = _import_harness(config["harness"])
     _warm_up()
+    if seccomp_supported():
+        _seccomp_program()
     control = socket.socket(fileno=config["control_fd"])
     reason = _probe(config)
     config["namespaces"] = not reason
