@@ -9,6 +9,10 @@ Wire format (both directions): a 4-byte big-endian header length, a UTF-8 JSON h
 blobs the header declares, in order. An array is its raw C-order bytes, described in the header by a
 dtype string and a shape (never a pickle, never an object dtype). The grader-side twin of this format
 is ``grader.sandbox._protocol``.
+
+The calls' inputs never travel per submission: the zygote decodes the grader's plan (every call of a run
+and its arrays) once, every sandbox inherits it, and a ``run`` request names calls by index. A run of
+several calls is answered reply after reply without waiting for the grader in between.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ _TRACEBACK_CHARS = 6000
 _TYPE_NAME_CHARS = 200
 _MAX_NAMES = 200
 _CHUNK_BYTES = 16 << 20
+_ONE_SEND_BYTES = 1 << 20
 _INT64_MIN = -(1 << 63)
 _UINT64_MAX = (1 << 64) - 1
 
@@ -75,6 +80,28 @@ def _recv_message(sock: socket.socket) -> tuple[dict[str, Any], list[bytearray]]
     (length,) = _LENGTH.unpack(_recv_exact(sock, _LENGTH.size))
     header = _loads(_recv_exact(sock, length))
     return header, [_recv_exact(sock, size) for size in header["blobs"]]
+
+
+PlannedCall = tuple[dict[str, Any], dict[str, np.ndarray]]
+"""A call's header and its input arrays (read-only; each run gets copies)."""
+
+
+def decode_plan(data: bytes) -> list[PlannedCall]:
+    """The calls of a plan message (``_protocol.plan_payload``). Runs in the zygote, on the grader's bytes."""
+    (length,) = _LENGTH.unpack_from(data)
+    header = _loads(data[_LENGTH.size : _LENGTH.size + length])
+    offset = _LENGTH.size + length
+    sizes = iter(header["blobs"])
+    plan = []
+    for call in header["calls"]:
+        arrays = {}
+        for spec in call["arrays"]:
+            size = next(sizes)
+            count = math.prod(spec["shape"])
+            arrays[spec["name"]] = _frombuffer(data, spec["dtype"], count, offset).reshape(spec["shape"])
+            offset += size
+        plan.append((call, arrays))
+    return plan
 
 
 def _safe_str(obj: object, limit: int) -> str:
@@ -192,6 +219,10 @@ def _send_array(sock: socket.socket, array: np.ndarray) -> None:
 def _send_reply(sock: socket.socket, header: dict[str, Any], arrays: list[np.ndarray]) -> None:
     header["blobs"] = [a.nbytes for a in arrays]
     body = _dumps(header).encode()
+    if sum(header["blobs"]) <= _ONE_SEND_BYTES:
+        # One send, so the grader wakes once per reply rather than once per piece.
+        sock.sendall(b"".join([_LENGTH.pack(len(body)), body, *(a.tobytes("C") for a in arrays)]))
+        return
     sock.sendall(_LENGTH.pack(len(body)) + body)
     for array in arrays:
         _send_array(sock, array)
@@ -200,8 +231,9 @@ def _send_reply(sock: socket.socket, header: dict[str, Any], arrays: list[np.nda
 class Harness:
     """Runs the submission's module and answers one request at a time over ``sock``."""
 
-    def __init__(self, sock: socket.socket, cpu_seconds: float) -> None:
+    def __init__(self, sock: socket.socket, cpu_seconds: float, plan: list[PlannedCall]) -> None:
         self._sock = sock
+        self._plan = plan
         self._cpu_seconds = cpu_seconds
         self._module: types.ModuleType | None = None
         self._filename = "nn.py"
@@ -211,15 +243,19 @@ class Harness:
         """Answer requests until the grader closes the channel."""
         while True:
             try:
-                header, blobs = _recv_message(self._sock)
+                header, _ = _recv_message(self._sock)
             except EOFError:
                 return
             if header["op"] == "load":
-                reply, arrays = self._load(header["source"], header["filename"]), []
-            else:
-                reply, arrays = self._call(header, blobs)
-            self._flush()
-            _send_reply(self._sock, reply, arrays)
+                self._flush()
+                _send_reply(self._sock, self._load(header["source"], header["filename"]), [])
+                continue
+            for index in header["calls"]:
+                call, inputs = self._plan[index]
+                # Copies: a submission that writes into its inputs must not change a later call's.
+                reply, arrays = self._call(call, {name: array.copy() for name, array in inputs.items()})
+                self._flush()
+                _send_reply(self._sock, reply, arrays)
 
     def _flush(self) -> None:
         for stream in (*self._streams, sys.stdout, sys.stderr):
@@ -263,12 +299,7 @@ class Harness:
                 continue
         return names[:_MAX_NAMES]
 
-    def _call(self, header: dict[str, Any], blobs: list[bytearray]) -> tuple[dict[str, Any], list[np.ndarray]]:
-        # Backed by each blob's own bytearray: writable, and not shared between the inputs.
-        arrays = {
-            spec["name"]: _frombuffer(blob, dtype=spec["dtype"]).reshape(spec["shape"])
-            for spec, blob in zip(header["arrays"], blobs, strict=True)
-        }
+    def _call(self, header: dict[str, Any], arrays: dict[str, np.ndarray]) -> tuple[dict[str, Any], list[np.ndarray]]:
         phase = _Phase()
         forward_key = header.get("forward_key")
         values: dict[str, object] = {}

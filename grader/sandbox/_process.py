@@ -144,6 +144,7 @@ class Sandbox:
         self._output = _Output(output_fd, output_cap)
         self._exit: int | None = None
         self._exited = False
+        self._buffer = bytearray()
         channel.setblocking(False)
         os.set_blocking(output_fd, False)
         self._poller = select.poll()
@@ -164,12 +165,26 @@ class Sandbox:
             view = view[sent:]
 
     def recv_exact(self, size: int, watch: Watch) -> bytearray:
+        """The next ``size`` bytes of the channel. Small reads are served from a buffer filled by large ones,
+        so a reply (length, header, arrays) costs one system call, not one per piece."""
+        if size <= len(self._buffer):
+            data = self._buffer[:size]
+            del self._buffer[:size]
+            return data
         buf = bytearray(size)
         view = memoryview(buf)
-        got = 0
+        got = len(self._buffer)
+        view[:got] = self._buffer
+        self._buffer.clear()
         while got < size:
             try:
-                n = self._channel.recv_into(view[got:])
+                if size - got < _READ_CHUNK:
+                    chunk = self._channel.recv(_READ_CHUNK)
+                    n = min(len(chunk), size - got)
+                    view[got : got + n] = chunk[:n]
+                    self._buffer += chunk[n:]
+                else:
+                    n = self._channel.recv_into(view[got:])
             except BlockingIOError:
                 self._wait(watch, select.POLLIN)
                 continue

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 import struct
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -99,19 +99,36 @@ def load_request(source: str, filename: str) -> bytes:
     return frame({"op": "load", "source": source, "filename": filename}, [])
 
 
-def call_request(call: Call) -> bytes:
-    names = sorted(call.arrays)
-    arrays = [np.ascontiguousarray(call.arrays[name]) for name in names]
-    for name, array in zip(names, arrays, strict=True):
-        # The raw bytes of an object array are pointers into the grader: never send those.
-        if array.dtype.kind not in "biuf" or array.dtype.fields is not None:
-            raise ValueError(f"{call.key}: input {name!r} has non-numeric dtype {array.dtype}")
-    specs = [{"name": n, "dtype": a.dtype.str, "shape": list(a.shape)} for n, a in zip(names, arrays, strict=True)]
-    header = {"op": "call", "key": call.key, "call": call.op, "arrays": specs}
-    header["layer"] = list(call.layer) if call.layer is not None else None
-    header["sizes"] = list(call.sizes) if call.sizes is not None else None
-    header["forward_key"] = call.forward_key
-    return frame(header, [a.tobytes() for a in arrays])
+def plan_payload(calls: Sequence[Call]) -> bytes:
+    """Every call of a run with its input arrays, once: the zygote keeps it, each sandbox inherits it, and
+    a request then names calls by their index in the plan instead of shipping their arrays again."""
+    headers: list[dict[str, Any]] = []
+    blobs: list[bytes] = []
+    for call in calls:
+        names = sorted(call.arrays)
+        arrays = [np.ascontiguousarray(call.arrays[name]) for name in names]
+        for name, array in zip(names, arrays, strict=True):
+            # The raw bytes of an object array are pointers into the grader: never send those.
+            if array.dtype.kind not in "biuf" or array.dtype.fields is not None:
+                raise ValueError(f"{call.key}: input {name!r} has non-numeric dtype {array.dtype}")
+        specs = [{"name": n, "dtype": a.dtype.str, "shape": list(a.shape)} for n, a in zip(names, arrays, strict=True)]
+        headers.append(
+            {
+                "key": call.key,
+                "call": call.op,
+                "arrays": specs,
+                "layer": list(call.layer) if call.layer is not None else None,
+                "sizes": list(call.sizes) if call.sizes is not None else None,
+                "forward_key": call.forward_key,
+            }
+        )
+        blobs.extend(a.tobytes() for a in arrays)
+    return frame({"op": "plan", "calls": headers}, blobs)
+
+
+def run_request(indexes: Sequence[int]) -> bytes:
+    """Run these calls of the sandbox's plan, in order, one reply per stage."""
+    return frame({"op": "run", "calls": list(indexes)}, [])
 
 
 def parse_header_length(data: bytes) -> int:

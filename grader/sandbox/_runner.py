@@ -18,10 +18,10 @@ from grader.sandbox._protocol import (
     CallReply,
     LoadReply,
     ProtocolError,
-    call_request,
     check_call_reply,
     decode_array,
     load_request,
+    run_request,
     scalar_for,
 )
 from grader.sandbox._zygote import CPU_LIMIT_EXIT, HARNESS_FAILED, SETUP_FAILED, seccomp_supported
@@ -87,7 +87,7 @@ class SandboxRunner:
         lease = _UidLease() if info.namespaces else None
         uid, cgroup = (lease.uid, lease.cgroup) if lease is not None else (os.getuid(), None)
         try:
-            return _Submission(self._zygote, info, uid, cgroup, source, filename, limits).run(calls)
+            return _Submission(self._zygote, info, uid, cgroup, source, filename, limits, calls).run()
         finally:
             if lease is not None:
                 lease.release()
@@ -139,8 +139,10 @@ class _Submission:
         source: str,
         filename: str,
         limits: Limits,
+        calls: Sequence[Call],
     ) -> None:
         self._zygote = zygote
+        self._calls = calls
         self._info = info
         self._cgroup = _configured(cgroup, limits)
         self._oom_kills = self._cgroup.oom_kills() if self._cgroup is not None else 0
@@ -152,23 +154,26 @@ class _Submission:
         self._budget_end = time.monotonic() + limits.total_wall_seconds
         self._sandbox: Sandbox | None = None
 
-    def run(self, calls: Sequence[Call]) -> RunReport:
+    def run(self) -> RunReport:
         isolation, warnings = _isolation(self._info, self._cgroup)
         try:
             load = self._start()
-            outcomes = tuple(self._run_calls(calls)) if load.status == "ok" else ()
+            outcomes = tuple(self._run_calls()) if load.status == "ok" else ()
         finally:
             self._stop()
         return RunReport(load=load, calls=outcomes, isolation=isolation, warnings=warnings)
 
-    def _run_calls(self, calls: Sequence[Call]) -> list[CallOutcome]:
+    def _run_calls(self) -> list[CallOutcome]:
+        calls = self._calls
         outcomes: list[CallOutcome] = []
         reload_failure = ""
-        for call in calls:
-            keys = [stage.key for stage in _stages(call)]
+        index = 0
+        while index < len(calls):
+            keys = [stage.key for stage in _stages(calls[index])]
             if time.monotonic() >= self._budget_end:
                 detail = f"not run: the {self._limits.total_wall_seconds:g} s budget for this submission was spent"
                 outcomes.extend(CallOutcome(key, "skipped", detail=detail) for key in keys)
+                index += 1
                 continue
             if self._sandbox is None and not reload_failure:
                 reload = self._start()
@@ -178,14 +183,17 @@ class _Submission:
                     self._stop()
             if reload_failure:
                 outcomes.extend(CallOutcome(key, "crashed", detail=reload_failure) for key in keys)
+                index += 1
                 continue
-            outcomes.extend(self._call(call))
+            done, count = self._run_batch(_batch(calls, index))
+            outcomes.extend(done)
+            index += count
         return outcomes
 
     def _start(self) -> LoadOutcome:
         """Fork a fresh sandbox and load the module into it."""
         try:
-            self._sandbox = self._zygote.spawn(self._request, self._limits.output_bytes)
+            self._sandbox = self._zygote.spawn(self._request, self._calls, self._limits.output_bytes)
         except OSError as exc:
             raise SandboxStartError(f"no sandbox could be started: {exc}") from exc
         sandbox = self._sandbox
@@ -207,37 +215,44 @@ class _Submission:
             output=sandbox.take_output(),
         )
 
-    def _call(self, call: Call) -> list[CallOutcome]:
-        """The outcome of each stage of the call: its forward stage where it reports one, then itself."""
+    def _run_batch(self, indexes: list[int]) -> tuple[list[CallOutcome], int]:
+        """Run these calls in one request: the outcome of each stage of each call (its forward stage where it
+        reports one, then itself), and how many calls that covers. It stops after a call that times out or
+        crashes, which costs the sandbox; the calls after it are left for a fresh one."""
         sandbox = self._sandbox
         assert sandbox is not None
-        stages = _stages(call)
         outcomes: list[CallOutcome] = []
         started = time.monotonic()
         watch = self._watch(sandbox)
+        count, stages = 1, _stages(self._calls[indexes[0]])
         try:
-            sandbox.send(call_request(call), watch)
-            for stage in stages:
-                reply = check_call_reply(sandbox.recv_reply(watch), stage)
-                values, intact = self._receive_values(sandbox, reply, watch)
-                outcomes.append(
-                    CallOutcome(
-                        key=stage.key,
-                        status=reply.status,
-                        values=values,
-                        failure=reply.failure.to_failure() if reply.failure else None,
-                        output=sandbox.take_output(),
-                        seconds=time.monotonic() - started,
+            sandbox.send(run_request(indexes), watch)
+            for count, index in enumerate(indexes, start=1):
+                stages = _stages(self._calls[index])
+                for stage in stages:
+                    reply = check_call_reply(sandbox.recv_reply(watch), stage)
+                    values, intact = self._receive_values(sandbox, reply, watch)
+                    outcomes.append(
+                        CallOutcome(
+                            key=stage.key,
+                            status=reply.status,
+                            values=values,
+                            failure=reply.failure.to_failure() if reply.failure else None,
+                            output=sandbox.take_output(),
+                            seconds=time.monotonic() - started,
+                        )
                     )
-                )
-                if not intact:
-                    self._stop()
-                    detail = "not run: an earlier value of this call was too large to receive"
-                    return outcomes + [CallOutcome(s.key, "crashed", detail=detail) for s in stages[len(outcomes) :]]
-                # Each stage has its own limits, counted from the previous stage's reply.
-                started, watch = time.monotonic(), self._watch(sandbox)
+                    if not intact:
+                        self._stop()
+                        detail = "not run: an earlier value of this call was too large to receive"
+                        missing = [s for s in stages if s.key not in {o.key for o in outcomes}]
+                        return outcomes + [CallOutcome(s.key, "crashed", detail=detail) for s in missing], count
+                    # Each stage has its own limits, counted from the previous stage's reply.
+                    started, watch = time.monotonic(), self._watch(sandbox)
         except (LimitExceeded, SandboxDied, ProtocolError) as exc:
-            stage = stages[len(outcomes)]
+            done = {outcome.key for outcome in outcomes}
+            pending = [s for s in stages if s.key not in done]
+            stage = pending[0]
             status, detail = _trouble(exc, _PHASE[stage.op], self._limits, self._out_of_memory())
             output = sandbox.take_output()
             self._stop()
@@ -245,9 +260,10 @@ class _Submission:
             seconds = time.monotonic() - started
             outcomes += [
                 CallOutcome(s.key, status, output=output if s is stage else "", seconds=seconds, detail=detail)
-                for s in stages[len(outcomes) :]
+                for s in pending
             ]
-        return outcomes
+            return outcomes, count
+        return outcomes, len(indexes)
 
     def _receive_values(self, sandbox: Sandbox, reply: CallReply, watch: Watch) -> tuple[dict[str, Returned], bool]:
         """Decode the reply's values; False if an oversized array was refused unread (the stream is lost)."""
@@ -286,6 +302,17 @@ class _Submission:
         if self._sandbox is not None:
             self._sandbox.close()
             self._sandbox = None
+
+
+def _batch(calls: Sequence[Call], start: int) -> list[int]:
+    """The calls to send in one request from ``start``: a run of output-size calls (one test between them,
+    so one reply after another with no round trip in between), or a single layer call (its own test, whose
+    printed output must not mix with the next one's)."""
+    end = start + 1
+    if calls[start].op == "output_size":
+        while end < len(calls) and calls[end].op == "output_size":
+            end += 1
+    return list(range(start, end))
 
 
 def _stages(call: Call) -> list[Call]:

@@ -272,7 +272,9 @@ def _wire_descriptors(channel_fd: int, output_fd: int) -> None:
     os.closerange(CHANNEL_FD + 1, 1 << 20)
 
 
-def _sandbox(config: dict[str, Any], request: dict[str, Any], fds: list[int], harness: ModuleType) -> None:
+def _sandbox(
+    config: dict[str, Any], request: dict[str, Any], fds: list[int], harness: ModuleType, plan: list[Any]
+) -> None:
     """Body of the sandbox process: confine, then serve the harness until the channel closes."""
     limits = request["limits"]
     try:
@@ -295,7 +297,7 @@ def _sandbox(config: dict[str, Any], request: dict[str, Any], fds: list[int], ha
         traceback.print_exc()
         os._exit(SETUP_FAILED)
     try:
-        harness.Harness(socket.socket(fileno=CHANNEL_FD), limits["cpu_seconds"]).serve()
+        harness.Harness(socket.socket(fileno=CHANNEL_FD), limits["cpu_seconds"], plan).serve()
     except BaseException:
         # The submission broke the harness's own code (it shares the process): say so, distinctly,
         # even if it broke the traceback module too.
@@ -304,7 +306,9 @@ def _sandbox(config: dict[str, Any], request: dict[str, Any], fds: list[int], ha
         os._exit(HARNESS_FAILED)
 
 
-def _keeper(config: dict[str, Any], request: dict[str, Any], fds: list[int], harness: ModuleType) -> None:
+def _keeper(
+    config: dict[str, Any], request: dict[str, Any], fds: list[int], harness: ModuleType, plan: list[Any]
+) -> None:
     """Start the sandbox, report its pid, and kill it when the grader says so (or goes away)."""
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     status = socket.socket(fileno=fds[2])
@@ -316,7 +320,7 @@ def _keeper(config: dict[str, Any], request: dict[str, Any], fds: list[int], har
     if pid == 0:
         status.close()
         try:
-            _sandbox(config, request, fds, harness)
+            _sandbox(config, request, fds, harness, plan)
         finally:
             os._exit(0)
     os.close(fds[0])
@@ -399,13 +403,20 @@ def main() -> None:
     config["namespaces"] = not reason
     control.send(json.dumps({"namespaces": config["namespaces"], "reason": reason}).encode())
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # keepers are reaped by the kernel
+    plans: dict[int, list[Any]] = {}
     while True:
         message, fds, _, _ = socket.recv_fds(control, 1 << 16, 3)
         if not message:
             # The grader is gone (closed, or killed with no chance to clean up): leave nothing behind.
             shutil.rmtree(config["workdir"], ignore_errors=True)
             return
-        if len(fds) == 3:
+        request = json.loads(message)
+        if request["op"] == "plan" and len(fds) == 1:
+            with os.fdopen(fds.pop(), "rb") as payload:
+                plans[request["id"]] = harness.decode_plan(payload.read())
+            for stale in set(plans) - set(request["keep"]):
+                del plans[stale]
+        elif request["op"] == "spawn" and len(fds) == 3:
             try:
                 pid = os.fork()
             except OSError:
@@ -413,7 +424,7 @@ def main() -> None:
             if pid == 0:
                 control.close()
                 try:
-                    _keeper(config, json.loads(message), fds, harness)
+                    _keeper(config, request, fds, harness, plans[request["plan"]])
                 finally:
                     os._exit(0)
         for fd in fds:

@@ -12,16 +12,23 @@ import sys
 import tempfile
 import threading
 import time
+from collections import OrderedDict
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from grader.errors import SandboxUnavailable
+from grader.runner import Call
 from grader.sandbox._layout import numpy_site_dir, sandbox_layout
 from grader.sandbox._process import Sandbox
+from grader.sandbox._protocol import plan_payload
 
 _ZYGOTE_SCRIPT = Path(__file__).with_name("_zygote.py")
 _HARNESS = Path(__file__).with_name("_harness.py")
+_PLANS_KEPT = 8
 _START_SECONDS = 30.0
 _SPAWN_SECONDS = 10.0
 # What NumPy needs and nothing else: one BLAS thread keeps each sandbox's threads and address space small.
@@ -54,16 +61,19 @@ class Zygote:
         self._process: subprocess.Popen[bytes] | None = None
         self._control: socket.socket | None = None
         self._workdir: str | None = None
+        self._plans: OrderedDict[Hashable, tuple[int, Sequence[Call]]] = OrderedDict()
+        self._next_plan = 0
         self.info: ZygoteInfo | None = None
 
-    def spawn(self, request: dict[str, Any], output_cap: int) -> Sandbox:
-        """A new sandbox; the zygote is (re)started first if it is not running."""
+    def spawn(self, request: dict[str, Any], calls: Sequence[Call], output_cap: int) -> Sandbox:
+        """A new sandbox that can run ``calls`` (by index); the zygote is (re)started first if it is not running."""
         for attempt in range(2):
             channel, channel_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
             status, status_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
             output_fd, output_child = os.pipe()
+            fds = [channel_child.fileno(), output_child, status_child.fileno()]
             try:
-                self._send(request, [channel_child.fileno(), output_child, status_child.fileno()], attempt > 0)
+                self._send(request, calls, fds, attempt > 0)
             finally:
                 channel_child.close()
                 status_child.close()
@@ -88,16 +98,46 @@ class Zygote:
         with self._lock:
             self._stop()
 
-    def _send(self, request: dict[str, Any], fds: list[int], restart: bool) -> None:
+    def _send(self, request: dict[str, Any], calls: Sequence[Call], fds: list[int], restart: bool) -> None:
         with self._lock:
             if restart:
                 self._stop()
             self._ensure_started()
             assert self._control is not None
             try:
-                socket.send_fds(self._control, [json.dumps(request).encode()], fds)
+                # Under the same lock as the spawn: the plan is in the zygote that forks the sandbox.
+                message = {**request, "op": "spawn", "plan": self._plan(calls)}
+                socket.send_fds(self._control, [json.dumps(message).encode()], fds)
             except OSError:
                 self._stop()  # dead zygote: the caller's retry starts a new one
+
+    def _plan(self, calls: Sequence[Call]) -> int:
+        """The zygote's id for this plan, sending it first if the zygote does not have it yet."""
+        key = _plan_key(calls)
+        known = self._plans.get(key)
+        if known is not None:
+            self._plans.move_to_end(key)
+            return known[0]
+        plan_id = self._next_plan
+        self._next_plan += 1
+        # Held with its id so that the arrays' ids in the key cannot be reused by other arrays.
+        self._plans[key] = (plan_id, calls)
+        while len(self._plans) > _PLANS_KEPT:
+            self._plans.popitem(last=False)
+        assert self._control is not None
+        # A memfd: a plan is larger than one control message may be.
+        payload = os.memfd_create("conv1d-plan", os.MFD_CLOEXEC)
+        try:
+            os.write(payload, plan_payload(calls))
+            os.lseek(payload, 0, os.SEEK_SET)
+            message = {"op": "plan", "id": plan_id, "keep": [kept for kept, _ in self._plans.values()]}
+            socket.send_fds(self._control, [json.dumps(message).encode()], [payload])
+        except OSError:
+            del self._plans[key]
+            raise
+        finally:
+            os.close(payload)
+        return plan_id
 
     def _ensure_started(self) -> ZygoteInfo:
         if self._process is not None and self._process.poll() is None and self.info is not None:
@@ -151,7 +191,40 @@ class Zygote:
         if self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)  # in case the zygote could not
             self._workdir = None
+        self._plans.clear()
         self.info = None
+
+
+def _plan_key(calls: Sequence[Call]) -> Hashable:
+    """Equal for the same calls on the same inputs. A read-only array (every case's) counts by identity, which
+    costs nothing; a writable one by its bytes, since its owner could change it between runs."""
+
+    def array_key(array: Any) -> Hashable:
+        if _frozen(array):
+            return id(array)
+        plain = np.ascontiguousarray(array)
+        return (plain.dtype.str, plain.shape, plain.tobytes())
+
+    return tuple(
+        (
+            call.key,
+            call.op,
+            call.layer,
+            call.sizes,
+            call.forward_key,
+            tuple((name, array_key(array)) for name, array in sorted(call.arrays.items())),
+        )
+        for call in calls
+    )
+
+
+def _frozen(array: Any) -> bool:
+    """Whether nobody can change this array's values: read-only, and so is every array it views."""
+    while isinstance(array, np.ndarray):
+        if array.flags.writeable:
+            return False
+        array = array.base
+    return array is None or isinstance(array, bytes)
 
 
 def _read_pid(status: socket.socket, deadline: float) -> int | None:
