@@ -9,9 +9,17 @@ Process tree per sandbox::
     zygote ── keeper (host PID namespace, root, runs no untrusted code)
                 └── sandbox (PID 1 of a fresh PID/mount/net/IPC/UTS namespace, then an unprivileged uid)
 
-The keeper reports the sandbox's host pid and, later, how it ended on a status socket only the
-grader holds; when the grader closes that socket, the keeper kills the sandbox. Because the sandbox
-is PID 1 of its namespace, its death makes the kernel kill every process it started, daemons included.
+A few keepers wait as standbys, their sandbox forked and its filesystem view built, so that a grading
+does not wait for namespaces and mounts. A run's request (uid, limits, cgroups, plan) and descriptors
+activate one: the keeper puts the sandbox in the run's cgroups, the sandbox drops to the uid and its
+limits, and only then loads the submission. The keeper reports the sandbox's host pid and, later, how it
+ended on a status socket only the grader holds; when the grader closes that socket, the keeper kills the
+sandbox. Because the sandbox is PID 1 of its namespace, its death makes the kernel kill every process it
+started, daemons included.
+
+The zygote also keeps each run's plan (``_harness.decode_plan``): the calls and their inputs, which every
+sandbox inherits. Inputs are not secret (every sandbox is sent all of them in a full run); the expected
+values never leave the grader.
 """
 
 from __future__ import annotations
@@ -58,6 +66,8 @@ PR_SET_NO_NEW_PRIVS = 38
 _PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
 
 CHANNEL_FD = 3
+_STANDBY_SANDBOXES = 2
+"""Sandboxes kept forked and set up ahead of need: enough for a grading thread per core to find one ready."""
 HARNESS_FAILED = 70
 SETUP_FAILED = 71
 CPU_LIMIT_EXIT = signal.SIGXCPU.value
@@ -108,8 +118,9 @@ def _bind(source: str, target: str, flags: int) -> None:
     _mount(None, target, None, MS_BIND | MS_REMOUNT | flags)
 
 
-def _build_root(config: dict[str, Any], limits: dict[str, Any]) -> None:
-    """Replace the filesystem view with a tmpfs holding only what Python and NumPy need."""
+def _build_root(config: dict[str, Any]) -> None:
+    """Replace the filesystem view with a tmpfs holding only what Python and NumPy need. The scratch /tmp
+    gets its run's size when the sandbox is activated (:func:`_size_scratch`)."""
     _unshare(CLONE_NEWNS)
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     root = config["workdir"]
@@ -117,8 +128,7 @@ def _build_root(config: dict[str, Any], limits: dict[str, Any]) -> None:
     # The scratch /tmp comes first: NumPy may live under /tmp (a virtualenv in a CI checkout there), and its
     # bind must then land inside the scratch instead of being covered by it.
     os.makedirs(root + "/tmp")
-    scratch = f"size={limits['max_file_mb']}m,nr_inodes=4096,mode=1777"
-    _mount("scratch", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, scratch)
+    _mount("scratch", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, _scratch_options(0))
     # In order: a later bind may re-expose something inside a directory an earlier step hid (NumPy in a
     # hidden site-packages), so hiding tmpfs stay writable for mount points until every step is done.
     hidden = []
@@ -147,6 +157,15 @@ def _build_root(config: dict[str, Any], limits: dict[str, Any]) -> None:
     os.chdir("/")
     _mount(None, "/", None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
     os.chdir("/tmp")
+
+
+def _scratch_options(size_mb: int) -> str:
+    return f"size={size_mb}m,nr_inodes=4096,mode=1777" if size_mb else "size=4k,nr_inodes=16,mode=1777"
+
+
+def _size_scratch(limits: dict[str, Any]) -> None:
+    # A tmpfs's size can change on remount; its root's mode and the empty content stay.
+    _mount(None, "/tmp", None, MS_REMOUNT | MS_NOSUID | MS_NODEV, _scratch_options(limits["max_file_mb"]))
 
 
 def _drop_privileges(uid: int) -> None:
@@ -272,21 +291,26 @@ def _wire_descriptors(channel_fd: int, output_fd: int) -> None:
     os.closerange(CHANNEL_FD + 1, 1 << 20)
 
 
-def _sandbox(
-    config: dict[str, Any], request: dict[str, Any], fds: list[int], harness: ModuleType, plan: list[Any]
-) -> None:
-    """Body of the sandbox process: confine, then serve the harness until the channel closes."""
-    limits = request["limits"]
+def _sandbox(config: dict[str, Any], activation: socket.socket, harness: ModuleType, plans: dict[int, Any]) -> None:
+    """Body of the sandbox process: build its filesystem view ahead of need, wait to be activated with a
+    run's request and descriptors, confine itself, then serve the harness until the channel closes."""
     try:
         if config["namespaces"]:
-            for procs in request["cgroups"]:
-                # Our pid as this PID namespace sees it (1): the kernel resolves it in the writer's namespace.
-                with open(procs, "w") as group:
-                    group.write(str(os.getpid()))
-            _build_root(config, limits)
+            _build_root(config)
+        else:
+            os.setsid()  # from the start: the keeper kills the session's process group
+        message, fds, _, _ = socket.recv_fds(activation, 1 << 16, 2)
+        if not message or len(fds) != 2:
+            os._exit(0)  # dropped from the standby pool before any use
+        activation.close()
+        request = json.loads(message)
+        limits = request["limits"]
+        plan = plans[request["plan"]]
+        if config["namespaces"]:
+            # The keeper has put this process in the run's cgroups before forwarding the request.
+            _size_scratch(limits)
             _drop_privileges(request["uid"])
         else:
-            os.setsid()
             os.chdir(request["scratch"])
         _limit_resources(limits)
         _wire_descriptors(fds[0], fds[1])
@@ -306,42 +330,139 @@ def _sandbox(
         os._exit(HARNESS_FAILED)
 
 
-def _keeper(
-    config: dict[str, Any], request: dict[str, Any], fds: list[int], harness: ModuleType, plan: list[Any]
-) -> None:
-    """Start the sandbox, report its pid, and kill it when the grader says so (or goes away)."""
+def _keeper(config: dict[str, Any], standby: socket.socket, harness: ModuleType, plans: dict[int, Any]) -> None:
+    """Start a standby sandbox. Once the zygote hands over a run (request and descriptors), put the sandbox in
+    the run's cgroups, activate it, report its pid, and kill it when the grader says so (or goes away)."""
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    status = socket.socket(fileno=fds[2])
+    scratch = None
     if config["namespaces"]:
         _unshare(_KEEPER_NAMESPACES)
     else:
-        request["scratch"] = tempfile.mkdtemp(prefix="sandbox-", dir=config["workdir"])
+        scratch = tempfile.mkdtemp(prefix="sandbox-", dir=config["workdir"])
+    activation, activation_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     pid = os.fork()
     if pid == 0:
-        status.close()
+        standby.close()
+        activation.close()
         try:
-            _sandbox(config, request, fds, harness, plan)
+            _sandbox(config, activation_child, harness, plans)
         finally:
             os._exit(0)
+    activation_child.close()
+    pidfd = os.pidfd_open(pid)
+    message, fds, _, _ = socket.recv_fds(standby, 1 << 16, 3)
+    standby.close()
+    if not message or len(fds) != 3:
+        for fd in fds:
+            os.close(fd)
+        _end(config, pid, pidfd, scratch)
+        return
+    status = socket.socket(fileno=fds[2])
+    request = json.loads(message)
+    request["scratch"] = scratch
+    try:
+        for procs in request["cgroups"]:
+            with open(procs, "w") as group:
+                group.write(str(pid))
+    except OSError:
+        # Trusted setup failed before any submission code ran: the grader's fault, reported as such.
+        traceback.print_exc()
+        _end(config, pid, pidfd, scratch)
+        status.send(json.dumps({"pid": pid}).encode())
+        status.send(json.dumps({"exit": SETUP_FAILED << 8}).encode())
+        return
+    with contextlib.suppress(OSError):  # a sandbox that died in setup says so through its exit status
+        socket.send_fds(activation, [json.dumps(request).encode()], fds[:2])
+    activation.close()
     os.close(fds[0])
     os.close(fds[1])
     status.send(json.dumps({"pid": pid}).encode())
-    pidfd = os.pidfd_open(pid)
     poller = select.poll()
     poller.register(pidfd, select.POLLIN)
     poller.register(status, select.POLLIN)
-    ready = {fd for fd, _ in poller.poll()}
+    poller.poll()
+    wait_status = _end(config, pid, pidfd, scratch)
+    status.send(json.dumps({"exit": wait_status}).encode())
+
+
+def _end(config: dict[str, Any], pid: int, pidfd: int, scratch: str | None) -> int:
+    """Kill the sandbox (with a PID namespace, everything it started goes with it) and reap it."""
     if config["namespaces"]:
-        if pidfd not in ready:
+        with contextlib.suppress(ProcessLookupError):
             signal.pidfd_send_signal(pidfd, signal.SIGKILL)
     else:
         # No PID namespace: the best available is the session's process group (daemons escape it).
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            signal.pidfd_send_signal(pidfd, signal.SIGKILL)  # in case it died before its setsid
     _, wait_status = os.waitpid(pid, 0)
-    if not config["namespaces"]:
-        shutil.rmtree(request["scratch"], ignore_errors=True)
-    status.send(json.dumps({"exit": wait_status}).encode())
+    os.close(pidfd)
+    if scratch is not None:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return wait_status
+
+
+class _Standbys:
+    """Keepers with a sandbox already forked and its filesystem view built, waiting for a run.
+
+    Setting up namespaces and mounts takes milliseconds; done ahead, it is off the path of every grading.
+    A standby forked before a plan arrived cannot run it, so a new plan retires them all.
+    """
+
+    def __init__(
+        self, config: dict[str, Any], harness: ModuleType, plans: dict[int, Any], size: int, control: socket.socket
+    ) -> None:
+        self._config = config
+        self._control = control
+        self._harness = harness
+        self._plans = plans
+        self._size = size
+        self._ready: list[socket.socket] = []
+
+    def activate(self, message: bytes, fds: list[int]) -> None:
+        """Hand a run to the oldest standby (forking one if there is none), then refill the pool."""
+        if not self._ready:
+            self._fork()
+        standby = self._ready.pop(0)
+        with contextlib.suppress(OSError):  # a dead keeper: the grader sees its status socket close
+            socket.send_fds(standby, [message], fds)
+        standby.close()
+        while len(self._ready) < self._size:
+            self._fork()
+
+    def retire(self) -> None:
+        for standby in self._ready:
+            standby.close()  # its keeper kills its sandbox and exits
+        self._ready.clear()
+
+    def _fork(self) -> None:
+        standby, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            pid = os.fork()
+        except OSError:
+            standby.close()
+            child.close()
+            self._ready.append(_closed_socket())
+            return
+        if pid == 0:
+            self._control.close()
+            standby.close()
+            for other in self._ready:
+                other.close()  # another standby's end: its keeper must see EOF when the zygote drops it
+            try:
+                _keeper(self._config, child, self._harness, self._plans)
+            finally:
+                os._exit(0)
+        child.close()
+        self._ready.append(standby)
+
+
+def _closed_socket() -> socket.socket:
+    """A standby that cannot take a run (no fork was possible): sending to it fails, which the grader sees."""
+    sock, other = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    other.close()
+    return sock
 
 
 def _probe(config: dict[str, Any]) -> str:
@@ -404,10 +525,12 @@ def main() -> None:
     control.send(json.dumps({"namespaces": config["namespaces"], "reason": reason}).encode())
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # keepers are reaped by the kernel
     plans: dict[int, list[Any]] = {}
+    standbys = _Standbys(config, harness, plans, _STANDBY_SANDBOXES, control)
     while True:
         message, fds, _, _ = socket.recv_fds(control, 1 << 16, 3)
         if not message:
             # The grader is gone (closed, or killed with no chance to clean up): leave nothing behind.
+            standbys.retire()
             shutil.rmtree(config["workdir"], ignore_errors=True)
             return
         request = json.loads(message)
@@ -416,17 +539,9 @@ def main() -> None:
                 plans[request["id"]] = harness.decode_plan(payload.read())
             for stale in set(plans) - set(request["keep"]):
                 del plans[stale]
-        elif request["op"] == "spawn" and len(fds) == 3:
-            try:
-                pid = os.fork()
-            except OSError:
-                pid = -1  # the grader sees the status socket close and reports it
-            if pid == 0:
-                control.close()
-                try:
-                    _keeper(config, request, fds, harness, plans[request["plan"]])
-                finally:
-                    os._exit(0)
+            standbys.retire()
+        elif request["op"] == "spawn" and len(fds) == 3 and request["plan"] in plans:
+            standbys.activate(message, fds)
         for fd in fds:
             os.close(fd)
 
