@@ -100,13 +100,26 @@ class Watch:
 
 
 class _Output:
-    """Output of the sandbox (stdout and stderr share a pipe): keep ``cap`` bytes, count the rest."""
+    """Output of the sandbox (stdout and stderr share a pipe), cut into one segment per reply.
+
+    The harness writes ``marker`` to the pipe before each reply, so the bytes before the n-th marker are
+    what was printed up to the n-th reply, even when replies come faster than the grader reads them. Each
+    segment keeps ``cap`` bytes and counts the rest. A submission that prints the marker itself (or closes
+    its stdout) can only shift its own printed text between its own tests.
+    """
 
     def __init__(self, fd: int, cap: int) -> None:
         self.fd = fd
         self._cap = cap
+        self._marker = b""
+        self._tail = b""
+        """Unscanned bytes at the end of the stream that may be the start of a marker."""
         self._kept = bytearray()
         self._dropped = 0
+        self._done: list[str] = []
+
+    def expect(self, marker: bytes) -> None:
+        self._marker = marker
 
     def drain(self) -> bool:
         """Read what is available, up to a bound (a fast writer must not keep the caller from its
@@ -118,12 +131,36 @@ class _Output:
                 return True
             if not chunk:
                 return False
-            room = self._cap - len(self._kept)
-            self._kept += chunk[:room]
-            self._dropped += max(0, len(chunk) - room)
+            self._feed(chunk)
         return True
 
     def take(self) -> str:
+        """What was printed up to the next marker, or (with no marker in) everything printed so far."""
+        if self._done:
+            return self._done.pop(0)
+        self._keep(self._tail)
+        self._tail = b""
+        return self._close()
+
+    def _feed(self, chunk: bytes) -> None:
+        if not self._marker:
+            self._keep(chunk)
+            return
+        data = self._tail + chunk
+        while (at := data.find(self._marker)) >= 0:
+            self._keep(data[:at])
+            self._done.append(self._close())
+            data = data[at + len(self._marker) :]
+        split = max(0, len(data) - len(self._marker) + 1)
+        self._keep(data[:split])
+        self._tail = data[split:]
+
+    def _keep(self, data: bytes) -> None:
+        room = max(0, self._cap - len(self._kept))
+        self._kept += data[:room]
+        self._dropped += max(0, len(data) - room)
+
+    def _close(self) -> str:
         text = self._kept.decode(errors="replace")
         if self._dropped:
             text += f"\n[... {self._dropped:,} more bytes of output dropped]"
@@ -200,8 +237,13 @@ class Sandbox:
         return parse_reply(bytes(self.recv_exact(length, watch)))
 
     def take_output(self) -> str:
+        """What the sandbox printed up to the reply just read (see :class:`_Output`)."""
         self._output.drain()
         return self._output.take()
+
+    def expect_marker(self, marker: bytes) -> None:
+        """The marker the harness writes to the output before each reply."""
+        self._output.expect(marker)
 
     def close(self) -> int | None:
         """Have the keeper kill the sandbox (and with it its PID namespace); wait until it is gone."""

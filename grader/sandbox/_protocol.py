@@ -83,6 +83,8 @@ class CallReply(_Strict):
     values: Annotated[list[WireValue], Field(max_length=3)]
     failure: WireFailure | None
     blobs: Annotated[list[Annotated[int, Field(ge=0)]], Field(max_length=3)]
+    seconds: Annotated[float, Field(ge=0, allow_inf_nan=False)]
+    """The harness's own timing of the stage: shown to the student, never used for a limit."""
 
 
 Reply = LoadReply | CallReply
@@ -95,8 +97,10 @@ def frame(header: Mapping[str, Any], blobs: list[bytes]) -> bytes:
     return b"".join([LENGTH.pack(len(body)), body, *blobs])
 
 
-def load_request(source: str, filename: str) -> bytes:
-    return frame({"op": "load", "source": source, "filename": filename}, [])
+def load_request(source: str, filename: str, marker: str, then: Sequence[int]) -> bytes:
+    """Load ``source`` as module ``nn``; if that works, run the calls of the plan at indexes ``then``. The
+    harness writes ``marker`` to its output before each reply."""
+    return frame({"op": "load", "source": source, "filename": filename, "marker": marker, "then": list(then)}, [])
 
 
 def plan_payload(calls: Sequence[Call]) -> bytes:
@@ -124,11 +128,6 @@ def plan_payload(calls: Sequence[Call]) -> bytes:
         )
         blobs.extend(a.tobytes() for a in arrays)
     return frame({"op": "plan", "calls": headers}, blobs)
-
-
-def run_request(indexes: Sequence[int]) -> bytes:
-    """Run these calls of the sandbox's plan, in order, one reply per stage."""
-    return frame({"op": "run", "calls": list(indexes)}, [])
 
 
 def parse_header_length(data: bytes) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import secrets
 import time
 import weakref
 from collections.abc import Sequence
@@ -21,7 +22,6 @@ from grader.sandbox._protocol import (
     check_call_reply,
     decode_array,
     load_request,
-    run_request,
     scalar_for,
 )
 from grader.sandbox._zygote import CPU_LIMIT_EXIT, HARNESS_FAILED, SETUP_FAILED, seccomp_supported
@@ -157,7 +157,7 @@ class _Submission:
     def run(self) -> RunReport:
         isolation, warnings = _isolation(self._info, self._cgroup)
         try:
-            load = self._start()
+            load = self._start(0)
             outcomes = tuple(self._run_calls()) if load.status == "ok" else ()
         finally:
             self._stop()
@@ -176,7 +176,7 @@ class _Submission:
                 index += 1
                 continue
             if self._sandbox is None and not reload_failure:
-                reload = self._start()
+                reload = self._start(index)
                 if reload.status != "ok":
                     # Once is enough: a module that loads only the first time fails every later call alike.
                     reload_failure = f"the module did not load again after a restart: {_load_account(reload)}"
@@ -185,21 +185,25 @@ class _Submission:
                 outcomes.extend(CallOutcome(key, "crashed", detail=reload_failure) for key in keys)
                 index += 1
                 continue
-            done, count = self._run_batch(_batch(calls, index))
+            done, count = self._collect(index)
             outcomes.extend(done)
             index += count
         return outcomes
 
-    def _start(self) -> LoadOutcome:
-        """Fork a fresh sandbox and load the module into it."""
+    def _start(self, first: int) -> LoadOutcome:
+        """Fork a fresh sandbox, load the module into it and, if that works, have it run every call from
+        ``first`` on: its replies then follow one another with no round trip in between."""
         try:
             self._sandbox = self._zygote.spawn(self._request, self._calls, self._limits.output_bytes)
         except OSError as exc:
             raise SandboxStartError(f"no sandbox could be started: {exc}") from exc
         sandbox = self._sandbox
+        marker = secrets.token_hex(16)
+        sandbox.expect_marker(f"\0{marker}\0".encode())
         watch = self._watch(sandbox)
+        then = range(first, len(self._calls))
         try:
-            sandbox.send(load_request(self._source, self._filename), watch)
+            sandbox.send(load_request(self._source, self._filename, f"\0{marker}\0", then), watch)
             reply = sandbox.recv_reply(watch)
             if not isinstance(reply, LoadReply):
                 raise ProtocolError(f"expected a load reply, got a {reply.op!r} reply")
@@ -215,19 +219,22 @@ class _Submission:
             output=sandbox.take_output(),
         )
 
-    def _run_batch(self, indexes: list[int]) -> tuple[list[CallOutcome], int]:
-        """Run these calls in one request: the outcome of each stage of each call (its forward stage where it
-        reports one, then itself), and how many calls that covers. It stops after a call that times out or
-        crashes, which costs the sandbox; the calls after it are left for a fresh one."""
+    def _collect(self, first: int) -> tuple[list[CallOutcome], int]:
+        """The outcome of each stage (a call's forward stage where it reports one, then the call) of the calls
+        the live sandbox is running from ``first`` on, and how many calls that covers. It stops after a call
+        that times out or crashes, which costs the sandbox; the calls after it are left for a fresh one.
+
+        Each stage's limits count from the previous reply's arrival. When replies wait unread, a stage may
+        have started before that: the grader's reading lag (milliseconds) is added to its allowance, and the
+        harness's RLIMIT_CPU still stops it shortly after its own."""
         sandbox = self._sandbox
         assert sandbox is not None
         outcomes: list[CallOutcome] = []
+        count, stages = 0, []
         started = time.monotonic()
         watch = self._watch(sandbox)
-        count, stages = 1, _stages(self._calls[indexes[0]])
         try:
-            sandbox.send(run_request(indexes), watch)
-            for count, index in enumerate(indexes, start=1):
+            for count, index in enumerate(range(first, len(self._calls)), start=1):
                 stages = _stages(self._calls[index])
                 for stage in stages:
                     reply = check_call_reply(sandbox.recv_reply(watch), stage)
@@ -239,7 +246,7 @@ class _Submission:
                             values=values,
                             failure=reply.failure.to_failure() if reply.failure else None,
                             output=sandbox.take_output(),
-                            seconds=time.monotonic() - started,
+                            seconds=min(reply.seconds, time.monotonic() - started),
                         )
                     )
                     if not intact:
@@ -247,7 +254,6 @@ class _Submission:
                         detail = "not run: an earlier value of this call was too large to receive"
                         missing = [s for s in stages if s.key not in {o.key for o in outcomes}]
                         return outcomes + [CallOutcome(s.key, "crashed", detail=detail) for s in missing], count
-                    # Each stage has its own limits, counted from the previous stage's reply.
                     started, watch = time.monotonic(), self._watch(sandbox)
         except (LimitExceeded, SandboxDied, ProtocolError) as exc:
             done = {outcome.key for outcome in outcomes}
@@ -263,7 +269,7 @@ class _Submission:
                 for s in pending
             ]
             return outcomes, count
-        return outcomes, len(indexes)
+        return outcomes, count
 
     def _receive_values(self, sandbox: Sandbox, reply: CallReply, watch: Watch) -> tuple[dict[str, Returned], bool]:
         """Decode the reply's values; False if an oversized array was refused unread (the stream is lost)."""
@@ -302,17 +308,6 @@ class _Submission:
         if self._sandbox is not None:
             self._sandbox.close()
             self._sandbox = None
-
-
-def _batch(calls: Sequence[Call], start: int) -> list[int]:
-    """The calls to send in one request from ``start``: a run of output-size calls (one test between them,
-    so one reply after another with no round trip in between), or a single layer call (its own test, whose
-    printed output must not mix with the next one's)."""
-    end = start + 1
-    if calls[start].op == "output_size":
-        while end < len(calls) and calls[end].op == "output_size":
-            end += 1
-    return list(range(start, end))
 
 
 def _stages(call: Call) -> list[Call]:

@@ -17,6 +17,7 @@ def forged_reply(key):
         "values": [{"name": "out", "kind": "ndarray", "type_name": "numpy.ndarray", "scalar": None, "note": "",
                     "array": {"dtype": "<f8", "shape": list(FAKE.shape)}}],
         "blobs": [FAKE.nbytes],
+        "seconds": 0.0,
     }
     body = json.dumps(header).encode()
     return struct.pack(">I", len(body)) + body + FAKE.tobytes()
