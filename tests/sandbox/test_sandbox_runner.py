@@ -361,3 +361,84 @@ def test_a_forward_hang_in_a_combined_call_costs_one_timeout_for_both_stages(run
     stage, backward = runner.run(source, "nn.py", [_combined(BACKWARD_1)], LIMITS).calls
     assert stage.status == backward.status == "timeout"
     assert stage.detail == backward.detail == "exceeded the 1 s CPU limit in forward"
+
+
+TAGGED_PRINTS = """import numpy as np
+
+
+def get_conv1d_output_size(input_size, kernel_size, stride):
+    print("size of", input_size)
+    return (input_size - kernel_size) // stride + 1
+
+
+class Conv1d:
+    def __init__(self, in_channel, out_channel, kernel_size, stride):
+        self.stride = stride
+
+    def forward(self, x):
+        print("forward of", x.shape)
+        return x
+
+    def backward(self, delta):
+        print("backward of", delta.shape)
+        return delta
+"""
+
+
+def test_each_test_gets_exactly_what_it_printed_although_replies_stream_back(
+    runner: SandboxRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from grader.sandbox._process import Sandbox
+
+    read_reply = Sandbox.recv_reply
+
+    def lagging(self: Sandbox, watch: object) -> object:
+        time.sleep(0.01)  # a busy grader: the sandbox runs ahead and later calls print before this is read
+        return read_reply(self, watch)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Sandbox, "recv_reply", lagging)
+    calls = make_calls(seed=3, rounds=4)
+    report = runner.run(TAGGED_PRINTS, "nn.py", calls, LIMITS)
+    for outcome, call in zip(report.calls, calls, strict=True):
+        if call.op == "output_size":
+            assert call.sizes is not None
+            assert outcome.output == f"size of {call.sizes[0]}\n"
+        elif call.op == "forward":
+            assert outcome.output == f"forward of {call.arrays['x'].shape}\n"
+        else:  # backward runs its own forward first
+            assert outcome.output == f"forward of {call.arrays['x'].shape}\nbackward of {call.arrays['delta'].shape}\n"
+
+
+ZEROES_ITS_INPUTS = GOOD_SOURCE.replace(
+    "class Conv1d:",
+    """class Conv1d:
+    def __getattribute__(self, name):
+        method = object.__getattribute__(self, name)
+        if name not in ("forward", "backward"):
+            return method
+
+        def vandal(array):
+            result = method(array)
+            array[...] = 0  # written in place after the real work: a later call must not see it
+            return result
+
+        return vandal
+""",
+)
+
+
+def test_inputs_a_call_writes_into_do_not_reach_a_later_call_on_the_same_arrays(runner: SandboxRunner) -> None:
+    forward = FORWARD_0
+    again = dataclasses.replace(forward, key="forward/again")
+    report = runner.run(ZEROES_ITS_INPUTS, "nn.py", [forward, again], LIMITS)
+    assert [o.status for o in report.calls] == ["ok", "ok"]
+    assert matches(report.calls[0], forward) and matches(report.calls[1], again)
+
+
+def test_inputs_changed_between_runs_are_sent_again(runner: SandboxRunner) -> None:
+    x = np.arange(12.0).reshape(1, 2, 6)
+    arrays = {"x": x, "weight": np.ones((3, 2, 2)), "bias": np.zeros(3)}
+    call = Call("forward/0", "forward", layer=(2, 3, 2, 1), arrays=arrays)
+    assert matches(runner.run(GOOD_SOURCE, "nn.py", [call], LIMITS).calls[0], call)
+    x *= -3  # the caller's writable array, changed in place: its plan is stale
+    assert matches(runner.run(GOOD_SOURCE, "nn.py", [call], LIMITS).calls[0], call)
