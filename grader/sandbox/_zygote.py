@@ -4,18 +4,19 @@ It imports NumPy and the harness once, then forks per submission so that no sand
 interpreter start. It never imports the ``grader`` package or ``reference``: whatever is in this
 process's memory is inherited by untrusted code.
 
-Process tree per sandbox::
+Process tree::
 
-    zygote ── keeper (host PID namespace, root, runs no untrusted code)
-                └── sandbox (PID 1 of a fresh PID/mount/net/IPC/UTS namespace, then an unprivileged uid)
+    zygote (host PID namespace, root, runs no untrusted code)
+      ├── sandbox (PID 1 of a fresh PID/mount/net/IPC/UTS namespace, then an unprivileged uid)
+      └── ...
 
-A few keepers wait as standbys, their sandbox forked and its filesystem view built, so that a grading
-does not wait for namespaces and mounts. A run's request (uid, limits, cgroups, plan) and descriptors
-activate one: the keeper puts the sandbox in the run's cgroups, the sandbox drops to the uid and its
-limits, and only then loads the submission. The keeper reports the sandbox's host pid and, later, how it
-ended on a status socket only the grader holds; when the grader closes that socket, the keeper kills the
-sandbox. Because the sandbox is PID 1 of its namespace, its death makes the kernel kill every process it
-started, daemons included.
+A few sandboxes wait as standbys, forked with their filesystem view built, so that a grading does not
+wait for namespaces and mounts. A run's request (uid, limits, cgroups, plan) and descriptors activate
+one: the zygote puts it in the run's cgroups, it drops to the uid and its limits, and only then loads the
+submission. The zygote reports the sandbox's host pid and, later, how it ended on a status socket only
+the grader holds; when the grader closes that socket, the zygote kills the sandbox. Because the sandbox
+is PID 1 of its namespace, its death makes the kernel kill every process it started, daemons included.
+The zygote supervises every sandbox from one poll loop, so a sandbox costs one fork.
 
 The zygote also keeps each run's plan (``_harness.decode_plan``): the calls and their inputs, which every
 sandbox inherits. Inputs are not secret (every sandbox is sent all of them in a full run); the expected
@@ -49,9 +50,9 @@ CLONE_NEWUTS = 0x04000000
 CLONE_NEWIPC = 0x08000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
-# The keeper enters all but the mount namespace; the sandbox takes its own mount namespace so that
-# its pivot_root cannot change the keeper's root.
-_KEEPER_NAMESPACES = CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWNET
+# The zygote makes the PID namespace (its next child is that namespace's PID 1); the sandbox, still root,
+# unshares the rest itself. (Its mount namespace comes with building its root: ``_build_root``.)
+_SANDBOX_NAMESPACES = CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET
 
 MS_RDONLY = 0x1
 MS_NOSUID = 0x2
@@ -77,6 +78,7 @@ _libc = ctypes.CDLL(None, use_errno=True)
 _libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
 _libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
 _libc.unshare.argtypes = [ctypes.c_int]
+_libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
 _libc.signal.argtypes = [ctypes.c_int, ctypes.c_void_p]
 _libc.signal.restype = ctypes.c_void_p
 
@@ -96,6 +98,10 @@ def _mount(source: str | None, target: str, fstype: str | None, flags: int, data
 
 def _unshare(flags: int) -> None:
     _check(_libc.unshare(flags), "unshare")
+
+
+def _setns(fd: int, kind: int) -> None:
+    _check(_libc.setns(fd, kind), "setns")
 
 
 def _pivot_root(new_root: str, put_old: str) -> None:
@@ -217,7 +223,7 @@ _DENIED_SYSCALLS = (
 _SYS_CLONE = 56
 _SYS_CLONE3 = 435
 _CLONE_NEWTIME, _CLONE_NEWCGROUP, _CLONE_NEWUSER = 0x80, 0x02000000, 0x10000000
-_CLONE_NEW_ANY = _CLONE_NEWTIME | _CLONE_NEWCGROUP | _CLONE_NEWUSER | _KEEPER_NAMESPACES | CLONE_NEWNS
+_CLONE_NEW_ANY = _CLONE_NEWTIME | _CLONE_NEWCGROUP | _CLONE_NEWUSER | _SANDBOX_NAMESPACES | CLONE_NEWPID | CLONE_NEWNS
 _AUDIT_ARCH_X86_64 = 0xC000003E
 _X32_SYSCALL_BIT = 0x40000000
 PR_SET_SECCOMP = 22
@@ -296,9 +302,10 @@ def _sandbox(config: dict[str, Any], activation: socket.socket, harness: ModuleT
     run's request and descriptors, confine itself, then serve the harness until the channel closes."""
     try:
         if config["namespaces"]:
+            _unshare(_SANDBOX_NAMESPACES)
             _build_root(config)
         else:
-            os.setsid()  # from the start: the keeper kills the session's process group
+            os.setsid()  # from the start: the zygote kills the session's process group
         message, fds, _, _ = socket.recv_fds(activation, 1 << 16, 2)
         if not message or len(fds) != 2:
             os._exit(0)  # dropped from the standby pool before any use
@@ -307,7 +314,7 @@ def _sandbox(config: dict[str, Any], activation: socket.socket, harness: ModuleT
         limits = request["limits"]
         plan = plans[request["plan"]]
         if config["namespaces"]:
-            # The keeper has put this process in the run's cgroups before forwarding the request.
+            # The zygote has put this process in the run's cgroups before forwarding the request.
             _size_scratch(limits)
             _drop_privileges(request["uid"])
         else:
@@ -330,139 +337,199 @@ def _sandbox(config: dict[str, Any], activation: socket.socket, harness: ModuleT
         os._exit(HARNESS_FAILED)
 
 
-def _keeper(config: dict[str, Any], standby: socket.socket, harness: ModuleType, plans: dict[int, Any]) -> None:
-    """Start a standby sandbox. Once the zygote hands over a run (request and descriptors), put the sandbox in
-    the run's cgroups, activate it, report its pid, and kill it when the grader says so (or goes away)."""
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    scratch = None
-    if config["namespaces"]:
-        _unshare(_KEEPER_NAMESPACES)
-    else:
-        scratch = tempfile.mkdtemp(prefix="sandbox-", dir=config["workdir"])
-    activation, activation_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    pid = os.fork()
-    if pid == 0:
-        standby.close()
-        activation.close()
-        try:
-            _sandbox(config, activation_child, harness, plans)
-        finally:
-            os._exit(0)
-    activation_child.close()
-    pidfd = os.pidfd_open(pid)
-    message, fds, _, _ = socket.recv_fds(standby, 1 << 16, 3)
-    standby.close()
-    if not message or len(fds) != 3:
-        for fd in fds:
-            os.close(fd)
-        _end(config, pid, pidfd, scratch)
-        return
-    status = socket.socket(fileno=fds[2])
-    request = json.loads(message)
-    request["scratch"] = scratch
-    try:
-        for procs in request["cgroups"]:
-            with open(procs, "w") as group:
-                group.write(str(pid))
-    except OSError:
-        # Trusted setup failed before any submission code ran: the grader's fault, reported as such.
-        traceback.print_exc()
-        _end(config, pid, pidfd, scratch)
-        status.send(json.dumps({"pid": pid}).encode())
-        status.send(json.dumps({"exit": SETUP_FAILED << 8}).encode())
-        return
-    with contextlib.suppress(OSError):  # a sandbox that died in setup says so through its exit status
-        socket.send_fds(activation, [json.dumps(request).encode()], fds[:2])
-    activation.close()
-    os.close(fds[0])
-    os.close(fds[1])
-    status.send(json.dumps({"pid": pid}).encode())
-    poller = select.poll()
-    poller.register(pidfd, select.POLLIN)
-    poller.register(status, select.POLLIN)
-    poller.poll()
-    wait_status = _end(config, pid, pidfd, scratch)
-    status.send(json.dumps({"exit": wait_status}).encode())
+class _Child:
+    """A sandbox as the zygote sees it: a standby until a run activates it, then supervised until it ends."""
+
+    def __init__(self, pid: int, activation: socket.socket, scratch: str | None) -> None:
+        self.pid = pid
+        self.pidfd = os.pidfd_open(pid)
+        self.activation: socket.socket | None = activation
+        self.scratch = scratch
+        self.status: socket.socket | None = None
 
 
-def _end(config: dict[str, Any], pid: int, pidfd: int, scratch: str | None) -> int:
-    """Kill the sandbox (with a PID namespace, everything it started goes with it) and reap it."""
-    if config["namespaces"]:
-        with contextlib.suppress(ProcessLookupError):
-            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
-    else:
-        # No PID namespace: the best available is the session's process group (daemons escape it).
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGKILL)
-        with contextlib.suppress(ProcessLookupError):
-            signal.pidfd_send_signal(pidfd, signal.SIGKILL)  # in case it died before its setsid
-    _, wait_status = os.waitpid(pid, 0)
-    os.close(pidfd)
-    if scratch is not None:
-        shutil.rmtree(scratch, ignore_errors=True)
-    return wait_status
+class _Supervisor:
+    """Forks sandboxes, keeps a few as standbys, activates them for runs, and ends them.
 
-
-class _Standbys:
-    """Keepers with a sandbox already forked and its filesystem view built, waiting for a run.
-
-    Setting up namespaces and mounts takes milliseconds; done ahead, it is off the path of every grading.
-    A standby forked before a plan arrived cannot run it, so a new plan retires them all.
+    Setting up namespaces and mounts takes milliseconds; done ahead in a standby, it is off the path of
+    every grading. A standby forked before a plan arrived cannot run it, so a new plan retires them all.
+    A run's sandbox is killed when the grader closes (or shuts down) its status socket, and its end is
+    reported there once every process of it is gone; the zygote never waits on a sandbox otherwise.
     """
 
     def __init__(
-        self, config: dict[str, Any], harness: ModuleType, plans: dict[int, Any], size: int, control: socket.socket
+        self, config: dict[str, Any], harness: ModuleType, plans: dict[int, Any], control: socket.socket
     ) -> None:
         self._config = config
-        self._control = control
         self._harness = harness
         self._plans = plans
-        self._size = size
-        self._ready: list[socket.socket] = []
+        self._control = control
+        self._standbys: list[_Child] = []
+        self._running: dict[int, _Child] = {}
+        """By status socket and by pidfd."""
+        self._poller = select.poll()
+        self._poller.register(control, select.POLLIN)
+        # Where the PID namespace of the zygote's next child goes back to after each sandbox got its own.
+        self._own_pid_ns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC) if config["namespaces"] else -1
 
-    def activate(self, message: bytes, fds: list[int]) -> None:
+    def serve(self) -> None:
+        """Handle the grader's requests and the sandboxes' ends until the grader goes away."""
+        while True:
+            for fd, _ in self._poller.poll():
+                if fd == self._control.fileno():
+                    if not self._request():
+                        return
+                elif fd in self._running:
+                    self._event(self._running[fd], fd)
+
+    def _request(self) -> bool:
+        message, fds, _, _ = socket.recv_fds(self._control, 1 << 16, 3)
+        if not message:
+            # The grader is gone (closed, or killed with no chance to clean up): leave nothing behind.
+            self.retire()
+            for child in list(self._running.values()):
+                self._kill(child)
+                os.waitpid(child.pid, 0)
+            shutil.rmtree(self._config["workdir"], ignore_errors=True)
+            return False
+        request = json.loads(message)
+        if request["op"] == "plan" and len(fds) == 1:
+            with os.fdopen(fds.pop(), "rb") as payload:
+                self._plans[request["id"]] = self._harness.decode_plan(payload.read())
+            for stale in set(self._plans) - set(request["keep"]):
+                del self._plans[stale]
+            self.retire()
+        elif request["op"] == "spawn" and len(fds) == 3 and request["plan"] in self._plans:
+            self._activate(request, fds)
+            fds = []
+        for fd in fds:
+            os.close(fd)
+        return True
+
+    def _activate(self, request: dict[str, Any], fds: list[int]) -> None:
         """Hand a run to the oldest standby (forking one if there is none), then refill the pool."""
-        if not self._ready:
-            self._fork()
-        standby = self._ready.pop(0)
-        with contextlib.suppress(OSError):  # a dead keeper: the grader sees its status socket close
-            socket.send_fds(standby, [message], fds)
-        standby.close()
-        while len(self._ready) < self._size:
-            self._fork()
+        if not self._standbys and not self._fork():
+            for fd in fds:
+                os.close(fd)  # the grader sees the status socket close and retries
+            return
+        child = self._standbys.pop(0)
+        channel, output, status = fds
+        child.status = socket.socket(fileno=status)
+        request["scratch"] = child.scratch
+        try:
+            for procs in request["cgroups"]:
+                with open(procs, "w") as group:
+                    group.write(str(child.pid))
+        except OSError:
+            # Trusted setup failed before any submission code ran: the grader's fault, reported as such.
+            traceback.print_exc()
+            self._kill(child)
+            setup_failed = True
+        else:
+            setup_failed = False
+            assert child.activation is not None
+            with contextlib.suppress(OSError):  # a sandbox that died in setup says so through its exit status
+                socket.send_fds(child.activation, [json.dumps(request).encode()], [channel, output])
+        os.close(channel)
+        os.close(output)
+        if child.activation is not None:
+            child.activation.close()
+            child.activation = None
+        self._tell(child, {"pid": child.pid})
+        if setup_failed:
+            os.waitpid(child.pid, 0)
+            self._finish(child, SETUP_FAILED << 8)
+        else:
+            self._running[child.status.fileno()] = child
+            self._running[child.pidfd] = child
+            self._poller.register(child.status, select.POLLIN)
+            self._poller.register(child.pidfd, select.POLLIN)
+        while len(self._standbys) < _STANDBY_SANDBOXES and self._fork():
+            pass
+
+    def _event(self, child: _Child, fd: int) -> None:
+        if fd == child.pidfd:
+            # Readable once the sandbox has exited; with a PID namespace, once all of its processes have.
+            _, wait_status = os.waitpid(child.pid, 0)
+            if not self._config["namespaces"]:
+                self._kill(child)  # what it started is still in its process group
+            self._poller.unregister(child.pidfd)
+            del self._running[child.pidfd]
+            assert child.status is not None
+            if child.status.fileno() in self._running:
+                self._poller.unregister(child.status)
+                del self._running[child.status.fileno()]
+            self._finish(child, wait_status)
+        else:
+            # The grader closed or shut down its end: the run is over; its end comes through the pidfd.
+            assert child.status is not None
+            self._poller.unregister(child.status)
+            del self._running[fd]
+            self._kill(child)
+
+    def _finish(self, child: _Child, wait_status: int) -> None:
+        os.close(child.pidfd)
+        if child.scratch is not None:
+            shutil.rmtree(child.scratch, ignore_errors=True)
+        self._tell(child, {"exit": wait_status})
+        if child.status is not None:
+            child.status.close()
+
+    def _kill(self, child: _Child) -> None:
+        """With a PID namespace, killing its PID 1 makes the kernel kill everything in it."""
+        if not self._config["namespaces"]:
+            # No PID namespace: the best available is the session's process group (daemons escape it).
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            signal.pidfd_send_signal(child.pidfd, signal.SIGKILL)
+
+    @staticmethod
+    def _tell(child: _Child, message: dict[str, int]) -> None:
+        if child.status is None:
+            return  # a standby: nobody is waiting for it
+        with contextlib.suppress(OSError):  # the grader may be gone already
+            child.status.send(json.dumps(message).encode())
 
     def retire(self) -> None:
-        for standby in self._ready:
-            standby.close()  # its keeper kills its sandbox and exits
-        self._ready.clear()
+        """End every standby: they were forked with plans that are now out of date (or the grader left)."""
+        for child in self._standbys:
+            self._kill(child)
+            os.waitpid(child.pid, 0)  # trusted code, alone in its namespace: quick to die
+            self._finish(child, 0)
+            if child.activation is not None:
+                child.activation.close()
+        self._standbys.clear()
 
-    def _fork(self) -> None:
-        standby, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    def _fork(self) -> bool:
+        activation, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        namespaces = self._config["namespaces"]
+        scratch = None if namespaces else tempfile.mkdtemp(prefix="sandbox-", dir=self._config["workdir"])
+        if namespaces:
+            _unshare(CLONE_NEWPID)  # for the next child only: it is PID 1 of a new namespace
         try:
             pid = os.fork()
         except OSError:
-            standby.close()
-            child.close()
-            self._ready.append(_closed_socket())
-            return
+            pid = -1
         if pid == 0:
-            self._control.close()
-            standby.close()
-            for other in self._ready:
-                other.close()  # another standby's end: its keeper must see EOF when the zygote drops it
+            # Nothing of the zygote's: not the control socket, other sandboxes' sockets and pidfds.
+            keep = child_end.fileno()
+            os.closerange(3, keep)
+            os.closerange(keep + 1, 1 << 20)
             try:
-                _keeper(self._config, child, self._harness, self._plans)
+                _sandbox(self._config, child_end, self._harness, self._plans)
             finally:
                 os._exit(0)
-        child.close()
-        self._ready.append(standby)
-
-
-def _closed_socket() -> socket.socket:
-    """A standby that cannot take a run (no fork was possible): sending to it fails, which the grader sees."""
-    sock, other = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    other.close()
-    return sock
+        if namespaces:
+            _setns(self._own_pid_ns, CLONE_NEWPID)  # the children after this one are not in that namespace
+        child_end.close()
+        if pid < 0:
+            activation.close()
+            if scratch is not None:
+                shutil.rmtree(scratch, ignore_errors=True)
+            return False
+        self._standbys.append(_Child(pid, activation, scratch))
+        return True
 
 
 def _probe(config: dict[str, Any]) -> str:
@@ -474,7 +541,7 @@ def _probe(config: dict[str, Any]) -> str:
     if pid == 0:
         os.close(read_end)
         try:
-            _unshare(_KEEPER_NAMESPACES | CLONE_NEWNS)
+            _unshare(_SANDBOX_NAMESPACES | CLONE_NEWPID | CLONE_NEWNS)
             _mount(None, "/", None, MS_REC | MS_PRIVATE)
             _mount("probe", config["workdir"], "tmpfs", 0, "size=4k")
         except BaseException as exc:
@@ -523,27 +590,7 @@ def main() -> None:
     reason = _probe(config)
     config["namespaces"] = not reason
     control.send(json.dumps({"namespaces": config["namespaces"], "reason": reason}).encode())
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # keepers are reaped by the kernel
-    plans: dict[int, list[Any]] = {}
-    standbys = _Standbys(config, harness, plans, _STANDBY_SANDBOXES, control)
-    while True:
-        message, fds, _, _ = socket.recv_fds(control, 1 << 16, 3)
-        if not message:
-            # The grader is gone (closed, or killed with no chance to clean up): leave nothing behind.
-            standbys.retire()
-            shutil.rmtree(config["workdir"], ignore_errors=True)
-            return
-        request = json.loads(message)
-        if request["op"] == "plan" and len(fds) == 1:
-            with os.fdopen(fds.pop(), "rb") as payload:
-                plans[request["id"]] = harness.decode_plan(payload.read())
-            for stale in set(plans) - set(request["keep"]):
-                del plans[stale]
-            standbys.retire()
-        elif request["op"] == "spawn" and len(fds) == 3 and request["plan"] in plans:
-            standbys.activate(message, fds)
-        for fd in fds:
-            os.close(fd)
+    _Supervisor(config, harness, {}, control).serve()
 
 
 if __name__ == "__main__":
