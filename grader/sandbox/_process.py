@@ -1,7 +1,7 @@
-"""The grader's handle on one live sandbox: its channel, its output pipe, its keeper's status socket.
+"""The grader's handle on one live sandbox: its channel, its output pipe, its status socket to the zygote.
 
 Every read and write here has a deadline. While waiting, the output pipe is drained (so a chatty
-submission never blocks or fills memory), the keeper's status socket is watched (so a crash is seen
+submission never blocks or fills memory), the status socket is watched (so a crash is seen
 at once) and the sandbox's CPU time is read from /proc (so a CPU-bound call is stopped on CPU time,
 whatever the machine's load).
 """
@@ -246,7 +246,7 @@ class Sandbox:
         self._output.expect(marker)
 
     def close(self) -> int | None:
-        """Have the keeper kill the sandbox (and with it its PID namespace); wait until it is gone."""
+        """Have the zygote kill the sandbox (and with it its PID namespace); wait until it is gone."""
         if not self._exited:
             with contextlib.suppress(OSError):
                 self._status.shutdown(socket.SHUT_WR)
@@ -271,7 +271,7 @@ class Sandbox:
         return SandboxDied(self._exit, how)
 
     def _read_exit(self, deadline: float) -> None:
-        """Read the keeper's exit report; it comes once every process of the sandbox is gone."""
+        """Read the zygote's exit report; it comes once every process of the sandbox is gone."""
         self._status.setblocking(False)
         while time.monotonic() < deadline:
             try:
@@ -282,6 +282,6 @@ class Sandbox:
             except OSError:
                 message = b""
             self._exited = True
-            if message:  # the keeper is trusted code: its report needs no validation
+            if message:  # the zygote is trusted code: its report needs no validation
                 self._exit = int(json.loads(message)["exit"])
             return

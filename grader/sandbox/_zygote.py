@@ -375,7 +375,14 @@ class _Supervisor:
     def serve(self) -> None:
         """Handle the grader's requests and the sandboxes' ends until the grader goes away."""
         while True:
-            for fd, _ in self._poller.poll():
+            # Requests and ends first; a standby is forked only when nothing else is waiting.
+            short = len(self._standbys) < _STANDBY_SANDBOXES
+            events = self._poller.poll(0 if short else None)
+            if not events and short:
+                if not self._fork():
+                    self._poller.poll(100)  # no fork possible now (out of processes?): do not spin
+                continue
+            for fd, _ in events:
                 if fd == self._control.fileno():
                     if not self._request():
                         return
@@ -407,7 +414,7 @@ class _Supervisor:
         return True
 
     def _activate(self, request: dict[str, Any], fds: list[int]) -> None:
-        """Hand a run to the oldest standby (forking one if there is none), then refill the pool."""
+        """Hand a run to the oldest standby (forking one if there is none); the loop refills the pool."""
         if not self._standbys and not self._fork():
             for fd in fds:
                 os.close(fd)  # the grader sees the status socket close and retries
@@ -444,8 +451,6 @@ class _Supervisor:
             self._running[child.pidfd] = child
             self._poller.register(child.status, select.POLLIN)
             self._poller.register(child.pidfd, select.POLLIN)
-        while len(self._standbys) < _STANDBY_SANDBOXES and self._fork():
-            pass
 
     def _event(self, child: _Child, fd: int) -> None:
         if fd == child.pidfd:
