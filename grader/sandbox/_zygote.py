@@ -394,9 +394,12 @@ class _Supervisor:
         if not message:
             # The grader is gone (closed, or killed with no chance to clean up): leave nothing behind.
             self.retire()
-            for child in list(self._running.values()):
+            running = {child.pid: child for child in self._running.values()}  # each is there twice
+            for child in running.values():
                 self._kill(child)
-                os.waitpid(child.pid, 0)
+            for pid in running:
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(pid, 0)
             shutil.rmtree(self._config["workdir"], ignore_errors=True)
             return False
         request = json.loads(message)
