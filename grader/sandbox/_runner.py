@@ -198,12 +198,12 @@ class _Submission:
         except OSError as exc:
             raise SandboxStartError(f"no sandbox could be started: {exc}") from exc
         sandbox = self._sandbox
-        marker = secrets.token_hex(16)
-        sandbox.expect_marker(f"\0{marker}\0".encode())
+        marker = f"\0{secrets.token_hex(16)}\0"
+        sandbox.expect_marker(marker.encode())
         watch = self._watch(sandbox)
         then = range(first, len(self._calls))
         try:
-            sandbox.send(load_request(self._source, self._filename, f"\0{marker}\0", then), watch)
+            sandbox.send(load_request(self._source, self._filename, marker, then), watch)
             reply = sandbox.recv_reply(watch)
             if not isinstance(reply, LoadReply):
                 raise ProtocolError(f"expected a load reply, got a {reply.op!r} reply")
@@ -230,13 +230,13 @@ class _Submission:
         sandbox = self._sandbox
         assert sandbox is not None
         outcomes: list[CallOutcome] = []
-        count, stages = 0, []
+        count, stages, at = 0, [], 0
         started = time.monotonic()
         watch = self._watch(sandbox)
         try:
             for count, index in enumerate(range(first, len(self._calls)), start=1):
                 stages = _stages(self._calls[index])
-                for stage in stages:
+                for at, stage in enumerate(stages):
                     reply = check_call_reply(sandbox.recv_reply(watch), stage)
                     values, intact = self._receive_values(sandbox, reply, watch)
                     outcomes.append(
@@ -252,12 +252,11 @@ class _Submission:
                     if not intact:
                         self._stop()
                         detail = "not run: an earlier value of this call was too large to receive"
-                        missing = [s for s in stages if s.key not in {o.key for o in outcomes}]
-                        return outcomes + [CallOutcome(s.key, "crashed", detail=detail) for s in missing], count
+                        outcomes += [CallOutcome(s.key, "crashed", detail=detail) for s in stages[at + 1 :]]
+                        return outcomes, count
                     started, watch = time.monotonic(), self._watch(sandbox)
         except (LimitExceeded, SandboxDied, ProtocolError) as exc:
-            done = {outcome.key for outcome in outcomes}
-            pending = [s for s in stages if s.key not in done]
+            pending = stages[at:]
             stage = pending[0]
             status, detail = _trouble(exc, _PHASE[stage.op], self._limits, self._out_of_memory())
             output = sandbox.take_output()

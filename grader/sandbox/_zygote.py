@@ -343,7 +343,8 @@ class _Child:
     def __init__(self, pid: int, activation: socket.socket, scratch: str | None) -> None:
         self.pid = pid
         self.pidfd = os.pidfd_open(pid)
-        self.activation: socket.socket | None = activation
+        self.activation = activation
+        """The standby's end of its activation socket; closed once it is activated or retired."""
         self.scratch = scratch
         self.status: socket.socket | None = None
 
@@ -437,14 +438,11 @@ class _Supervisor:
             setup_failed = True
         else:
             setup_failed = False
-            assert child.activation is not None
             with contextlib.suppress(OSError):  # a sandbox that died in setup says so through its exit status
                 socket.send_fds(child.activation, [json.dumps(request).encode()], [channel, output])
         os.close(channel)
         os.close(output)
-        if child.activation is not None:
-            child.activation.close()
-            child.activation = None
+        child.activation.close()
         self._tell(child, {"pid": child.pid})
         if setup_failed:
             os.waitpid(child.pid, 0)
@@ -505,8 +503,7 @@ class _Supervisor:
             self._kill(child)
             os.waitpid(child.pid, 0)  # trusted code, alone in its namespace: quick to die
             self._finish(child, 0)
-            if child.activation is not None:
-                child.activation.close()
+            child.activation.close()
         self._standbys.clear()
 
     def _fork(self) -> bool:
