@@ -169,13 +169,20 @@ class _Output:
         return text
 
 
-class Sandbox:
-    """One sandbox process, seen from the grader."""
+class SandboxNotStarted(Exception):
+    """The zygote closed the sandbox's status socket without starting it (it could not fork, or it died)."""
 
-    def __init__(
-        self, pid: int, channel: socket.socket, output_fd: int, status: socket.socket, output_cap: int
-    ) -> None:
-        self.pid = pid
+
+class Sandbox:
+    """One sandbox process, seen from the grader.
+
+    It is usable as soon as the zygote has been asked for it: what is sent on its channel waits in the socket
+    until the sandbox is activated, so no round trip to the zygote is on the path of a grading. The zygote's
+    reports come on the status socket: the sandbox's pid once it is activated, then how it ended.
+    """
+
+    def __init__(self, channel: socket.socket, output_fd: int, status: socket.socket, output_cap: int) -> None:
+        self._pid: int | None = None
         self._channel = channel
         self._status = status
         self._output = _Output(output_fd, output_cap)
@@ -188,6 +195,14 @@ class Sandbox:
         self._poller.register(channel, select.POLLIN)
         self._poller.register(output_fd, select.POLLIN)
         self._poller.register(status, select.POLLIN)
+        status.setblocking(False)
+
+    @property
+    def pid(self) -> int | None:
+        """The sandbox's host pid, once the zygote has reported it."""
+        if self._pid is None and not self._exited:
+            self._read_status()
+        return self._pid
 
     def send(self, data: bytes, watch: Watch) -> None:
         view = memoryview(data)
@@ -258,30 +273,47 @@ class Sandbox:
 
     def _wait(self, watch: Watch, event: int) -> None:
         self._poller.modify(self._channel, event)
-        for fd, _ in self._poller.poll(watch.poll_ms()):
-            if fd == self._output.fd and not self._output.drain():
-                self._poller.unregister(self._output.fd)
-            elif fd == self._status.fileno():
+        ready = dict(self._poller.poll(watch.poll_ms()))
+        if self._output.fd in ready and not self._output.drain():
+            self._poller.unregister(self._output.fd)
+        if self._status.fileno() in ready:
+            self._read_status()
+            # A sandbox ends itself after its last reply, and a crash may follow a reply at once: the exit
+            # report can arrive together with replies still unread. What it sent before it ended is read first.
+            if self._exited and self._channel.fileno() not in ready:
                 raise self._died("the sandbox died")
         watch.check()
 
-    def _died(self, how: str) -> SandboxDied:
+    def _died(self, how: str) -> Exception:
         if not self._exited:
             self._read_exit(time.monotonic() + 1.0)
+        if self._pid is None and self._exited:
+            return SandboxNotStarted("the zygote did not start the sandbox")
         return SandboxDied(self._exit, how)
 
     def _read_exit(self, deadline: float) -> None:
-        """Read the zygote's exit report; it comes once every process of the sandbox is gone."""
-        self._status.setblocking(False)
-        while time.monotonic() < deadline:
+        """Wait for the zygote's exit report; it comes once every process of the sandbox is gone."""
+        while not self._exited and time.monotonic() < deadline:
+            if not self._read_status():
+                select.select([self._status], [], [], max(0.0, deadline - time.monotonic()))
+
+    def _read_status(self) -> bool:
+        """Take in the zygote's reports that have arrived (the zygote is trusted: they need no validation);
+        False if there was none."""
+        got = False
+        while not self._exited:
             try:
                 message = self._status.recv(256)
             except BlockingIOError:
-                select.select([self._status], [], [], max(0.0, deadline - time.monotonic()))
-                continue
+                return got
             except OSError:
                 message = b""
-            self._exited = True
-            if message:  # the zygote is trusted code: its report needs no validation
-                self._exit = int(json.loads(message)["exit"])
-            return
+            got = True
+            if not message:
+                self._exited = True  # no report: the zygote is gone, or it never started the sandbox
+            elif "pid" in (report := json.loads(message)):
+                self._pid = int(report["pid"])
+            else:
+                self._exit = int(report["exit"])
+                self._exited = True
+        return got

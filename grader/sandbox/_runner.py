@@ -14,7 +14,7 @@ from pathlib import Path
 
 from grader.runner import Call, CallOutcome, Limits, LoadOutcome, Returned, RunReport, Where
 from grader.sandbox._cgroup import SandboxCgroup
-from grader.sandbox._process import LimitExceeded, Sandbox, SandboxDied, Watch, cpu_seconds_of
+from grader.sandbox._process import LimitExceeded, Sandbox, SandboxDied, SandboxNotStarted, Watch, cpu_seconds_of
 from grader.sandbox._protocol import (
     CallReply,
     LoadReply,
@@ -191,10 +191,19 @@ class _Submission:
         return outcomes
 
     def _start(self, first: int) -> LoadOutcome:
-        """Fork a fresh sandbox, load the module into it and, if that works, have it run every call from
-        ``first`` on: its replies then follow one another with no round trip in between."""
+        """Start a fresh sandbox, load the module into it and, if that works, have it run every call from
+        ``first`` on: its replies then follow one another with no round trip in between. If the zygote could
+        not start one, it is restarted once."""
+        for restart in (False, True):
+            try:
+                return self._try_start(first, restart)
+            except SandboxNotStarted:
+                self._stop()
+        raise SandboxStartError("the zygote did not start a sandbox")
+
+    def _try_start(self, first: int, restart: bool) -> LoadOutcome:
         try:
-            self._sandbox = self._zygote.spawn(self._request, self._calls, self._limits.output_bytes)
+            self._sandbox = self._zygote.spawn(self._request, self._calls, self._limits.output_bytes, restart=restart)
         except OSError as exc:
             raise SandboxStartError(f"no sandbox could be started: {exc}") from exc
         sandbox = self._sandbox
@@ -208,6 +217,9 @@ class _Submission:
             if not isinstance(reply, LoadReply):
                 raise ProtocolError(f"expected a load reply, got a {reply.op!r} reply")
         except (LimitExceeded, SandboxDied, ProtocolError) as exc:
+            if sandbox.pid is None:
+                # Not one instruction of the submission ran: the zygote is stuck, which is the grader's fault.
+                raise SandboxStartError("the zygote did not start a sandbox in time") from exc
             status, detail = _trouble(exc, "import", self._limits, self._out_of_memory())
             output = sandbox.take_output()
             self._stop()
@@ -296,7 +308,7 @@ class _Submission:
 
     def _watch(self, sandbox: Sandbox) -> Watch:
         limits = self._limits
-        cpu = self._cgroup.cpu_seconds if self._cgroup is not None else partial(cpu_seconds_of, sandbox.pid)
+        cpu = self._cgroup.cpu_seconds if self._cgroup is not None else partial(_process_cpu_seconds, sandbox)
         return Watch(cpu, limits.cpu_seconds, limits.wall_seconds, self._budget_end)
 
     def _out_of_memory(self) -> bool:
@@ -307,6 +319,12 @@ class _Submission:
         if self._sandbox is not None:
             self._sandbox.close()
             self._sandbox = None
+
+
+def _process_cpu_seconds(sandbox: Sandbox) -> float | None:
+    """Without cgroups: the CPU time of the sandbox's own process, once the zygote has said which it is."""
+    pid = sandbox.pid
+    return cpu_seconds_of(pid) if pid is not None else None
 
 
 def _stages(call: Call) -> list[Call]:

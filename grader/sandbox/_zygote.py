@@ -51,7 +51,7 @@ CLONE_NEWIPC = 0x08000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
 # The zygote makes the PID namespace (its next child is that namespace's PID 1); the sandbox, still root,
-# unshares the rest itself. (Its mount namespace comes with building its root: ``_build_root``.)
+# unshares the rest itself. (Its mount namespace is a copy of the template's: ``_enter_template``.)
 _SANDBOX_NAMESPACES = CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET
 
 MS_RDONLY = 0x1
@@ -124,45 +124,101 @@ def _bind(source: str, target: str, flags: int) -> None:
     _mount(None, target, None, MS_BIND | MS_REMOUNT | flags)
 
 
-def _build_root(config: dict[str, Any]) -> None:
-    """Replace the filesystem view with a tmpfs holding only what Python and NumPy need. The scratch /tmp
-    gets its run's size when the sandbox is activated (:func:`_size_scratch`)."""
+_SCRATCH = "/tmp"
+_STASH = "/.stash"
+"""Where the template keeps what the layout puts under the scratch /tmp, for each sandbox to bind again into
+its own scratch (a virtualenv under /tmp, as in a CI checkout there, holds NumPy)."""
+
+
+def _in_scratch(path: str) -> bool:
+    return path == _SCRATCH or path.startswith(_SCRATCH + "/")
+
+
+def _build_template(config: dict[str, Any]) -> None:
+    """Make this process's mount namespace the view every sandbox starts from: a read-only tmpfs root holding
+    only what Python and NumPy need, with mount points for each sandbox's own /proc and scratch /tmp.
+
+    Built once per zygote, in a helper whose namespace the zygote keeps (:func:`_template`); a sandbox enters a
+    copy of it (:func:`_enter_template`), which costs a fraction of building it with a few dozen mounts."""
     _unshare(CLONE_NEWNS)
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     root = config["workdir"]
     _mount("sandbox-root", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
-    # The scratch /tmp comes first: NumPy may live under /tmp (a virtualenv in a CI checkout there), and its
-    # bind must then land inside the scratch instead of being covered by it.
-    os.makedirs(root + "/tmp")
-    _mount("scratch", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, _scratch_options(0))
-    # In order: a later bind may re-expose something inside a directory an earlier step hid (NumPy in a
-    # hidden site-packages), so hiding tmpfs stay writable for mount points until every step is done.
-    hidden = []
-    for step in config["layout"]:
-        kind, path = step["kind"], step["path"]
-        if kind == "bind":
-            _bind(path, root + path, MS_RDONLY | MS_NOSUID | MS_NODEV)
-        elif kind == "device":
-            _bind(path, root + path, MS_NOSUID | MS_NOEXEC)
-        elif kind == "hide":
-            _mount("hidden", root + path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64k,mode=0755")
-            hidden.append(root + path)
-        elif kind == "link":
-            os.makedirs(os.path.dirname(root + path), exist_ok=True)
-            os.symlink(step["target"], root + path)
-        else:
-            raise ValueError(f"unknown layout step {kind!r}")
-    for target in hidden:
-        _mount(None, target, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    os.makedirs(root + "/proc")
-    _mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    for mount_point in (_SCRATCH, "/proc"):
+        os.makedirs(root + mount_point)
+    stash = [(step, root + f"{_STASH}/{i}") for i, step in enumerate(config["layout"]) if _in_scratch(step["path"])]
+    others = [(step, root + step["path"]) for step in config["layout"] if not _in_scratch(step["path"])]
+    _apply_layout(others + [(step, target) for step, target in stash if step["kind"] in ("bind", "device")])
     os.chdir(root)
     # pivot_root(".", ".") stacks the old root under the new one; detaching it leaves no way back.
     _pivot_root(".", ".")
     _check(_libc.umount2(b".", MNT_DETACH), "umount old root")
     os.chdir("/")
     _mount(None, "/", None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
-    os.chdir("/tmp")
+
+
+def _enter_template(template: int, layout: list[dict[str, Any]]) -> None:
+    """Move into a private copy of the template's mount namespace and mount this sandbox's own /proc (of its
+    PID namespace) and scratch /tmp, which gets its run's size when the sandbox is activated
+    (:func:`_size_scratch`)."""
+    _setns(template, CLONE_NEWNS)  # also moves the root and working directory to the template's root
+    _unshare(CLONE_NEWNS)  # a copy: nothing mounted below reaches the template or another sandbox
+    _mount("scratch", _SCRATCH, "tmpfs", MS_NOSUID | MS_NODEV, _scratch_options(0))
+    stashed = [
+        (step if step["kind"] not in ("bind", "device") else {**step, "path": f"{_STASH}/{i}"}, step["path"])
+        for i, step in enumerate(layout)
+        if _in_scratch(step["path"])
+    ]
+    _apply_layout(stashed)
+    _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    os.chdir(_SCRATCH)
+
+
+def _apply_layout(steps: list[tuple[dict[str, Any], str]]) -> None:
+    """Carry out layout steps, each at its target path: binds from the step's path, and the rest in place."""
+    # In order: a later bind may re-expose something inside a directory an earlier step hid (NumPy in a
+    # hidden site-packages), so hiding tmpfs stay writable for mount points until every step is done.
+    hidden = []
+    for step, target in steps:
+        kind, path = step["kind"], step["path"]
+        if kind == "bind":
+            _bind(path, target, MS_RDONLY | MS_NOSUID | MS_NODEV)
+        elif kind == "device":
+            _bind(path, target, MS_NOSUID | MS_NOEXEC)
+        elif kind == "hide":
+            _mount("hidden", target, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64k,mode=0755")
+            hidden.append(target)
+        elif kind == "link":
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            os.symlink(step["target"], target)
+        else:
+            raise ValueError(f"unknown layout step {kind!r}")
+    for target in hidden:
+        _mount(None, target, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
+
+
+def _template(config: dict[str, Any]) -> int:
+    """A descriptor on a mount namespace built by :func:`_build_template`, which it keeps alive."""
+    built, built_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    pid = os.fork()
+    if pid == 0:
+        built.close()
+        try:
+            _build_template(config)
+            built_child.send(b"ok")
+        except BaseException as exc:
+            built_child.send(f"the sandbox filesystem view could not be built: {exc}".encode()[:500])
+        built_child.recv(1)  # held until the zygote has opened the namespace
+        os._exit(0)
+    built_child.close()
+    try:
+        answer = built.recv(512)
+        if answer != b"ok":
+            raise OSError(answer.decode(errors="replace") or "the template helper died")
+        return os.open(f"/proc/{pid}/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
+    finally:
+        built.close()
+        os.waitpid(pid, 0)
 
 
 def _scratch_options(size_mb: int) -> str:
@@ -217,8 +273,35 @@ def _exit_on_sigxcpu() -> None:
 # (x86_64 numbers): new namespaces (a user namespace hands out capabilities over fresh ones), mounts,
 # keyrings, eBPF, userfaultfd, perf, io_uring, modules, kexec, file handles.
 _DENIED_SYSCALLS = (
-    272, 308, 250, 248, 249, 321, 323, 298, 425, 426, 427, 165, 166, 155, 161, 175, 313, 176, 304, 303,
-    246, 320, 430, 431, 432, 433, 428, 429, 442,
+    272,
+    308,
+    250,
+    248,
+    249,
+    321,
+    323,
+    298,
+    425,
+    426,
+    427,
+    165,
+    166,
+    155,
+    161,
+    175,
+    313,
+    176,
+    304,
+    303,
+    246,
+    320,
+    430,
+    431,
+    432,
+    433,
+    428,
+    429,
+    442,
 )
 _SYS_CLONE = 56
 _SYS_CLONE3 = 435
@@ -299,11 +382,12 @@ def _wire_descriptors(channel_fd: int, output_fd: int) -> None:
 
 def _sandbox(config: dict[str, Any], activation: socket.socket, harness: ModuleType, plans: dict[int, Any]) -> None:
     """Body of the sandbox process: build its filesystem view ahead of need, wait to be activated with a
-    run's request and descriptors, confine itself, then serve the harness until the channel closes."""
+    run's request and descriptors, confine itself, then serve the harness's one request and end."""
     try:
         if config["namespaces"]:
             _unshare(_SANDBOX_NAMESPACES)
-            _build_root(config)
+            _enter_template(config["template"], config["layout"])
+            os.close(config["template"])
         else:
             os.setsid()  # from the start: the zygote kills the session's process group
         message, fds, _, _ = socket.recv_fds(activation, 1 << 16, 2)
@@ -517,10 +601,11 @@ class _Supervisor:
         except OSError:
             pid = -1
         if pid == 0:
-            # Nothing of the zygote's: not the control socket, other sandboxes' sockets and pidfds.
-            keep = child_end.fileno()
-            os.closerange(3, keep)
-            os.closerange(keep + 1, 1 << 20)
+            # Nothing of the zygote's: not the control socket, other sandboxes' sockets and pidfds. (The
+            # template's descriptor is closed as soon as the sandbox has entered it.)
+            keep = sorted({child_end.fileno(), self._config.get("template", child_end.fileno())})
+            for low, high in zip([2, *keep], [*keep, 1 << 20], strict=True):
+                os.closerange(low + 1, high)
             try:
                 _sandbox(self._config, child_end, self._harness, self._plans)
             finally:
@@ -594,6 +679,13 @@ def main() -> None:
     control = socket.socket(fileno=config["control_fd"])
     reason = _probe(config)
     config["namespaces"] = not reason
+    if config["namespaces"]:
+        try:
+            config["template"] = _template(config)
+        except OSError as exc:
+            # Namespaces work here, so running with less would be a silent downgrade: the grader's fault.
+            control.send(json.dumps({"error": str(exc)}).encode())
+            return
     control.send(json.dumps({"namespaces": config["namespaces"], "reason": reason}).encode())
     _Supervisor(config, harness, {}, control).serve()
 

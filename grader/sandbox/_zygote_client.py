@@ -65,26 +65,29 @@ class Zygote:
         self._next_plan = 0
         self.info: ZygoteInfo | None = None
 
-    def spawn(self, request: dict[str, Any], calls: Sequence[Call], output_cap: int) -> Sandbox:
-        """A new sandbox that can run ``calls`` (by index); the zygote is (re)started first if it is not running."""
+    def spawn(
+        self, request: dict[str, Any], calls: Sequence[Call], output_cap: int, *, restart: bool = False
+    ) -> Sandbox:
+        """A new sandbox that can run ``calls`` (by index), returned as soon as the zygote has the request: the
+        caller may write to it at once. The zygote is (re)started first if it is not running, or if ``restart``.
+        If the zygote then cannot start it, the sandbox's first wait raises ``SandboxNotStarted``."""
         for attempt in range(2):
             channel, channel_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
             status, status_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
             output_fd, output_child = os.pipe()
             fds = [channel_child.fileno(), output_child, status_child.fileno()]
             try:
-                self._send(request, calls, fds, attempt > 0)
+                sent = self._send(request, calls, fds, restart or attempt > 0)
             finally:
                 channel_child.close()
                 status_child.close()
                 os.close(output_child)
-            pid = _read_pid(status, time.monotonic() + _SPAWN_SECONDS)
-            if pid is not None:
-                return Sandbox(pid, channel, output_fd, status, output_cap)
+            if sent:
+                return Sandbox(channel, output_fd, status, output_cap)
             channel.close()
             status.close()
             os.close(output_fd)
-        raise SandboxStartError("the zygote did not start a sandbox")
+        raise SandboxStartError("the zygote did not take the request for a sandbox")
 
     @property
     def pid(self) -> int | None:
@@ -98,7 +101,7 @@ class Zygote:
         with self._lock:
             self._stop()
 
-    def _send(self, request: dict[str, Any], calls: Sequence[Call], fds: list[int], restart: bool) -> None:
+    def _send(self, request: dict[str, Any], calls: Sequence[Call], fds: list[int], restart: bool) -> bool:
         with self._lock:
             if restart:
                 self._stop()
@@ -110,6 +113,8 @@ class Zygote:
                 socket.send_fds(self._control, [json.dumps(message).encode()], fds)
             except OSError:
                 self._stop()  # dead zygote: the caller's retry starts a new one
+                return False
+            return True
 
     def _plan(self, calls: Sequence[Call]) -> int:
         """The zygote's id for this plan, sending it first if the zygote does not have it yet."""
@@ -174,6 +179,9 @@ class Zygote:
             self._stop()
             raise SandboxStartError("the zygote did not start (see the grader's stderr)")
         message = json.loads(hello)
+        if "error" in message:
+            self._stop()
+            raise SandboxStartError(f"the sandbox could not be set up: {message['error']}")
         self.info = ZygoteInfo(bool(message["namespaces"]), str(message["reason"]), time.perf_counter() - started)
         return self.info
 
@@ -225,11 +233,3 @@ def _frozen(array: Any) -> bool:
             return False
         array = array.base
     return array is None or isinstance(array, bytes)
-
-
-def _read_pid(status: socket.socket, deadline: float) -> int | None:
-    ready, _, _ = select.select([status], [], [], max(0.0, deadline - time.monotonic()))
-    message = status.recv(256) if ready else b""
-    if not message:
-        return None
-    return int(json.loads(message)["pid"])
