@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -232,6 +233,27 @@ def test_a_sandbox_that_cannot_be_set_up_is_a_grader_fault_not_a_verdict(monkeyp
     monkeypatch.setattr(_zygote_client, "sandbox_layout", lambda: broken)
     with SandboxRunner() as own, pytest.raises(GraderFault, match=r"could not be set up: .*conv1d-grader-test"):
         own.run(GOOD_SOURCE, "nn.py", CALLS, LIMITS)
+
+
+def test_what_the_layout_puts_under_tmp_is_in_every_sandbox_scratch(monkeypatch: pytest.MonkeyPatch) -> None:
+    # As when NumPy lives in a virtualenv under /tmp: the sandboxes' own scratch /tmp must not cover it.
+    with tempfile.TemporaryDirectory(dir="/tmp") as shipped:
+        Path(shipped, "data.txt").write_text("shipped\n")
+        os.chmod(shipped, 0o755)
+        layout = [*_layout.sandbox_layout(), {"kind": "bind", "path": shipped}]
+        monkeypatch.setattr(_zygote_client, "sandbox_layout", lambda: layout)
+        source = GOOD_SOURCE + (
+            "\nimport os\n"
+            f"print(open({shipped + '/data.txt'!r}).read().strip(), os.listdir('/tmp'), flush=True)\n"
+            f"try:\n    open({shipped + '/other.txt'!r}, 'w')\nexcept OSError as exc:\n    print(type(exc).__name__)\n"
+            "open('/tmp/mine.txt', 'w').write('scratch is writable')\n"
+        )
+        with SandboxRunner() as own:
+            reports = [own.run(source, "nn.py", CALLS, LIMITS) for _ in range(2)]
+    for report in reports:
+        assert report.load.status == "ok", report.load
+        # The second sandbox sees neither the first one's scratch file nor anything else of the host's /tmp.
+        assert report.load.output == f"shipped [{os.path.basename(shipped.split('/')[2])!r}]\nOSError\n"
 
 
 def test_a_module_that_loads_only_once_fails_the_calls_after_a_restart(runner: SandboxRunner) -> None:
