@@ -53,12 +53,26 @@ _VALUE_LABEL = {
 }
 
 
-def plan_calls(cases: CaseSet) -> list[Call]:
+_planned: dict[int, tuple[CaseSet, tuple[Call, ...]]] = {}
+
+
+def plan_calls(cases: CaseSet) -> tuple[Call, ...]:
     """One call per output-size triple, per forward case and per backward case, in report order.
 
     A case used by both questions (every hidden case) is one backward call that also reports its forward
     pass: the same inputs, one round trip fewer, and the forward result survives a backward that hangs.
+    Made once per case set (which is itself made once per seed), so every grading hands the runner the same
+    calls, which it recognises without looking into them.
     """
+    known = _planned.get(id(cases))
+    if known is not None and known[0] is cases:
+        return known[1]
+    calls = tuple(_plan(cases))
+    _planned[id(cases)] = (cases, calls)
+    return calls
+
+
+def _plan(cases: CaseSet) -> list[Call]:
     calls = [
         Call(key=f"output_size/{i}", op="output_size", sizes=case.args) for i, case in enumerate(cases.output_size)
     ]

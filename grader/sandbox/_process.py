@@ -132,7 +132,13 @@ class _Output:
             if not chunk:
                 return False
             self._feed(chunk)
+            if len(chunk) < _READ_CHUNK:
+                return True  # the pipe was emptied: what comes later is read on the next wake-up
         return True
+
+    def has_segment(self) -> bool:
+        """Whether the text up to the next marker is in already."""
+        return bool(self._done)
 
     def take(self) -> str:
         """What was printed up to the next marker, or (with no marker in) everything printed so far."""
@@ -253,7 +259,8 @@ class Sandbox:
 
     def take_output(self) -> str:
         """What the sandbox printed up to the reply just read (see :class:`_Output`)."""
-        self._output.drain()
+        if not self._output.has_segment():
+            self._output.drain()  # the marker was written before the reply was sent: it is in the pipe
         return self._output.take()
 
     def expect_marker(self, marker: bytes) -> None:
