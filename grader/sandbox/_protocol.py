@@ -97,10 +97,12 @@ def frame(header: Mapping[str, Any], blobs: list[bytes]) -> bytes:
     return b"".join([LENGTH.pack(len(body)), body, *blobs])
 
 
-def load_request(source: str, filename: str, marker: str, then: Sequence[int]) -> bytes:
+def load_request(source: str, filename: str, marker: str, then: Sequence[int], *, group: bool = False) -> bytes:
     """Load ``source`` as module ``nn``; if that works, run the calls of the plan at indexes ``then``. The
-    harness writes ``marker`` to its output before each reply."""
-    return frame({"op": "load", "source": source, "filename": filename, "marker": marker, "then": list(then)}, [])
+    harness writes ``marker`` to its output before each reply. With ``group``, the replies of consecutive
+    output-size calls (a single test, each call a trivial one) go out together, in one send."""
+    header = {"op": "load", "source": source, "filename": filename, "marker": marker, "then": list(then)}
+    return frame({**header, "group": group}, [])
 
 
 def plan_payload(calls: Sequence[Call]) -> bytes:

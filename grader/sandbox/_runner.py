@@ -153,6 +153,9 @@ class _Submission:
         self._request = {"uid": uid, "limits": asdict(limits), "cgroups": cgroups}
         self._budget_end = time.monotonic() + limits.total_wall_seconds
         self._sandbox: Sandbox | None = None
+        self._grouped = True
+        """Whether sandboxes send the replies of consecutive output-size calls together; off for the rest of
+        the run once such a group is cut short, so that the calls are then answered (and blamed) one by one."""
 
     def run(self) -> RunReport:
         isolation, warnings = _isolation(self._info, self._cgroup)
@@ -212,7 +215,7 @@ class _Submission:
         watch = self._watch(sandbox)
         then = range(first, len(self._calls))
         try:
-            sandbox.send(load_request(self._source, self._filename, marker, then), watch)
+            sandbox.send(load_request(self._source, self._filename, marker, then, group=self._grouped), watch)
             reply = sandbox.recv_reply(watch)
             if not isinstance(reply, LoadReply):
                 raise ProtocolError(f"expected a load reply, got a {reply.op!r} reply")
@@ -270,6 +273,12 @@ class _Submission:
         except (LimitExceeded, SandboxDied, ProtocolError) as exc:
             pending = stages[at:]
             stage = pending[0]
+            if self._grouped and stage.op == "output_size" and not isinstance(exc, ProtocolError):
+                # Replies held for a group were lost with the sandbox, so this call may not be the culprit:
+                # run it again, and what follows, one reply at a time.
+                self._grouped = False
+                self._stop()
+                return outcomes, count - 1
             status, detail = _trouble(exc, _PHASE[stage.op], self._limits, self._out_of_memory())
             output = sandbox.take_output()
             self._stop()

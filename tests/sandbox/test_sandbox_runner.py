@@ -164,6 +164,30 @@ def test_calls_past_the_budget_are_skipped(runner: SandboxRunner) -> None:
     assert skipped.detail == "not run: the 1 s budget for this submission was spent"
 
 
+@pytest.mark.parametrize(
+    ("fault", "status", "detail"),
+    [
+        ("os._exit(3)", "crashed", "the process exited with status 3 in get_conv1d_output_size"),
+        ("while True: pass", "timeout", "exceeded the 1 s CPU limit in get_conv1d_output_size"),
+    ],
+    ids=["crash", "hang"],
+)
+def test_a_fault_among_quick_output_size_calls_is_blamed_on_its_own_call(
+    runner: SandboxRunner, fault: str, status: str, detail: str
+) -> None:
+    # Quick output-size replies go out together; losing them with the sandbox must not shift the blame.
+    source = GOOD_SOURCE + (
+        "\n\nimport os\n_size = get_conv1d_output_size\n"
+        f"def get_conv1d_output_size(input_size, kernel_size, stride):\n    if input_size == 13:\n        {fault}\n"
+        "    return _size(input_size, kernel_size, stride)\n"
+    )
+    calls = [Call(f"size/{n}", "output_size", sizes=(n, 3, 2)) for n in (10, 11, 13, 14, 15)]
+    report = runner.run(source, "nn.py", calls, LIMITS)
+    assert [o.status for o in report.calls] == ["ok", "ok", status, "ok", "ok"]
+    assert report.calls[2].detail == detail
+    assert [o.values["size"].scalar for o in report.calls if o.status == "ok"] == [4, 5, 6, 7]
+
+
 def test_concurrent_runs_from_four_threads_give_identical_results(runner: SandboxRunner) -> None:
     calls = make_calls(seed=3, rounds=3)
 
