@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from grader import Submission, grade, load_config  # noqa: E402
-from grader.batch import discover, grade_folder  # noqa: E402
+from grader.batch import default_jobs, discover, grade_folder  # noqa: E402
 
 CORRECT = (ROOT / "submissions" / "correct_vectorised.py").read_text("utf-8")
 
@@ -84,7 +84,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--submissions", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=60)
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--jobs", type=int, default=default_jobs(), help="default: what `batch` uses")
     args = parser.parse_args()
     config = load_config()
 

@@ -88,7 +88,13 @@ def _write_reports(folder: Path, entry: Entry) -> None:
 
 @main.command("batch")
 @click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, help="Parallel workers [default: cores].")
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Submissions graded at once [default: twice the cores].",
+)
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
