@@ -8,7 +8,7 @@ Prints:
   times: each run's wall time, the median's throughput, per-submission median/p95;
 - the baseline: a loop that starts a fresh, unsandboxed Python per file and runs only the six visible cases,
   and the ratio between the two;
-- peak memory (RSS) of the grader process and of its children.
+- peak memory: the grader process's RSS, the zygote's, and the most memory one sandbox made its own.
 
 The figures are printed, never asserted: tests do not time things.
 """
@@ -16,6 +16,7 @@ The figures are printed, never asserted: tests do not time things.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import resource
 import statistics
@@ -31,8 +32,11 @@ sys.path.insert(0, str(ROOT))
 
 from grader import Submission, grade, load_config  # noqa: E402
 from grader.batch import default_jobs, discover, grade_folder  # noqa: E402
+from grader.engine import default_runner  # noqa: E402
 
 CORRECT = (ROOT / "submissions" / "correct_vectorised.py").read_text("utf-8")
+# Where the sandboxes' memory cgroups live (cgroup v1; see grader/sandbox/_cgroup.py).
+_SANDBOX_GROUPS = Path("/sys/fs/cgroup/memory/conv1d-grader")
 
 # The baseline a course might write by hand: fresh interpreter per file, import it, six visible cases.
 BASELINE = textwrap.dedent(
@@ -90,6 +94,7 @@ def main() -> None:
     config = load_config()
 
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, jobs={args.jobs}")
+    _reset_sandbox_peaks()
     started = time.perf_counter()
     first = grade(Submission("warm-up", CORRECT.encode()), config)
     print(f"cold start (sandbox zygote + first grade): {_ms(time.perf_counter() - started)}; "
@@ -137,8 +142,28 @@ def main() -> None:
               f"while running {len(first.tests())} tests per submission in the sandbox")
 
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(f"peak RSS: grader process {own:.0f} MiB, largest child process {children:.0f} MiB")
+    print(f"peak memory: grader process {own:.0f} MiB RSS; zygote {_zygote_peak()}; one sandbox {_sandbox_peak()}")
+
+
+def _zygote_peak() -> str:
+    pid = default_runner().zygote_pid
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return f"{int(line.split()[1]) / 1024:.0f} MiB RSS (shared with every sandbox it forks)"
+    return "unknown"
+
+
+def _sandbox_peak() -> str:
+    """The most any sandbox's memory cgroup held: the pages it made its own (copied on write or allocated),
+    which is what a sandbox adds to the machine on top of the zygote it shares the rest with."""
+    peaks = [int(p.read_text()) for p in _SANDBOX_GROUPS.glob("*/memory.max_usage_in_bytes")]
+    return f"{max(peaks) / 2**20:.1f} MiB of its own (cgroup peak)" if peaks else "unknown (no memory cgroups)"
+
+
+def _reset_sandbox_peaks() -> None:
+    for peak in _SANDBOX_GROUPS.glob("*/memory.max_usage_in_bytes"):
+        with contextlib.suppress(OSError):
+            peak.write_text("0")
 
 
 if __name__ == "__main__":
