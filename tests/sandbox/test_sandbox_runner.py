@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -15,7 +16,7 @@ from pathlib import Path
 import numpy
 import numpy as np
 import pytest
-from sandbox_support import GOOD_SOURCE, LIMITS, make_calls, matches
+from sandbox_support import GOOD_SOURCE, LIMITS, make_calls, matches, sandbox_processes
 
 from grader.errors import GraderFault
 from grader.runner import Call
@@ -250,6 +251,45 @@ def test_a_module_that_never_finishes_loading_times_out(runner: SandboxRunner) -
     assert (spinning.load.status, spinning.load.detail) == ("timeout", "exceeded the 1 s CPU limit in import")
     assert spinning.load.output == "training...\n" and spinning.calls == ()  # printed before the hang: kept
     assert (sleeping.load.status, sleeping.load.detail) == ("timeout", "exceeded the 0.5 s wall-clock limit in import")
+
+
+def test_a_zygote_that_dies_holding_the_request_is_replaced_and_the_run_goes_on() -> None:
+    # The grader writes to a new sandbox before the zygote has started it: if the zygote dies in between,
+    # the sandbox never existed, which is retried with a fresh zygote rather than reported as a crash.
+    with SandboxRunner() as own:
+        own.run(GOOD_SOURCE, "nn.py", [OUTPUT_SIZE_0], LIMITS)
+        first = own.zygote_pid
+        assert first is not None
+        os.kill(first, signal.SIGSTOP)  # it takes the next request into its socket, and no further
+        killer = threading.Timer(0.3, os.kill, (first, signal.SIGKILL))
+        killer.start()
+        try:
+            report = own.run(GOOD_SOURCE, "nn.py", CALLS, LIMITS)
+        finally:
+            killer.join()
+        assert report.load.status == "ok"
+        assert all(matches(o, c) for o, c in zip(report.calls, CALLS, strict=True))
+        assert own.zygote_pid not in (None, first)
+
+
+def test_a_stalled_zygote_is_a_grader_fault_not_a_timeout_verdict() -> None:
+    with SandboxRunner() as own:
+        own.run(GOOD_SOURCE, "nn.py", [OUTPUT_SIZE_0], LIMITS)
+        zygote = own.zygote_pid
+        assert zygote is not None
+        os.kill(zygote, signal.SIGSTOP)
+        waker = threading.Timer(1.0, os.kill, (zygote, signal.SIGCONT))
+        waker.start()
+        try:
+            with pytest.raises(GraderFault, match="the zygote did not start a sandbox in time"):
+                own.run(GOOD_SOURCE, "nn.py", CALLS, dataclasses.replace(LIMITS, wall_seconds=0.5))
+        finally:
+            waker.join()
+        # The run's sandbox, started late, was ended with it; the same zygote goes on grading.
+        assert sandbox_processes(own) == []
+        report = own.run(GOOD_SOURCE, "nn.py", CALLS, LIMITS)
+        assert all(matches(o, c) for o, c in zip(report.calls, CALLS, strict=True))
+        assert own.zygote_pid == zygote
 
 
 def test_a_sandbox_that_cannot_be_set_up_is_a_grader_fault_not_a_verdict(monkeypatch: pytest.MonkeyPatch) -> None:
