@@ -133,6 +133,9 @@ def test_syntax_error_is_rejected_with_its_line_without_running():
         pytest.param("x = 'é'".encode("latin-1"), "not UTF-8", id="latin-1"),
         pytest.param(b"x = 1\n" * 300_000, "limit is 1,048,576 bytes", id="oversized"),
         pytest.param(b'{"cells": [], "nbformat": 4}', "Jupyter notebook", id="notebook"),
+        # Deep enough to overflow the parser's and the compiler's stacks: their guards raise, not crash.
+        pytest.param(b"x = " + b"-" * 200_000 + b"1\n", "too deeply", id="nested-expression"),
+        pytest.param(b"x = " + b"+".join([b"1"] * 200_000) + b"\n", "too deeply", id="long-sum"),
     ],
 )
 def test_bad_files_are_rejected_with_a_message_naming_the_problem(data: bytes, words: str):

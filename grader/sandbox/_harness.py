@@ -20,8 +20,10 @@ belongs to which reply.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import linecache
+import marshal
 import math
 import os
 import resource
@@ -48,6 +50,8 @@ _loads = json.loads
 _frombuffer = np.frombuffer
 _write = os.write
 _clock = time.perf_counter
+_marshal_loads = marshal.loads
+_MAGIC = importlib.util.MAGIC_NUMBER.hex()
 
 _LENGTH = struct.Struct(">I")
 _NUMERIC_KINDS = "biuf"
@@ -265,11 +269,13 @@ class Harness:
         the grader in between). A sandbox serves one request: returning ends it, so its teardown overlaps
         the grader's reading of the last replies instead of waiting for the grader to ask for it."""
         try:
-            header, _ = _recv_message(self._sock)
+            header, blobs = _recv_message(self._sock)
         except EOFError:
             return
         self._marker = header["marker"].encode()
-        reply = self._load(header["source"], header["filename"])
+        # The grader's compilation of the source, if it is for this interpreter's bytecode.
+        code = _marshal_loads(bytes(blobs[0])) if blobs and header.get("magic") == _MAGIC else None
+        reply = self._load(header["source"], header["filename"], code)
         self._answer(reply, [])
         if reply["status"] != "ok":
             return
@@ -324,7 +330,7 @@ class Harness:
         if soft != current:  # quick calls leave it where it was: no system call for them
             resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
 
-    def _load(self, source: str, filename: str) -> dict[str, Any]:
+    def _load(self, source: str, filename: str, code: types.CodeType | None = None) -> dict[str, Any]:
         self._filename = filename
         module = types.ModuleType("nn")
         module.__file__ = filename
@@ -334,7 +340,7 @@ class Harness:
         reply: dict[str, Any] = {"op": "load", "status": "ok", "failure": None}
         self._arm_cpu_limit()
         try:
-            exec(compile(source, filename, "exec", dont_inherit=True), module.__dict__)
+            exec(code or compile(source, filename, "exec", dont_inherit=True), module.__dict__)
         except BaseException as exc:
             reply["status"], reply["failure"] = "error", _failure("import", exc, filename)
         reply["names"] = self._names(module)

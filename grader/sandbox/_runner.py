@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import marshal
 import os
 import secrets
 import time
@@ -26,6 +27,7 @@ from grader.sandbox._protocol import (
 )
 from grader.sandbox._zygote import CPU_LIMIT_EXIT, HARNESS_FAILED, SETUP_FAILED, seccomp_supported
 from grader.sandbox._zygote_client import SandboxStartError, Zygote, ZygoteInfo
+from grader.submission import FILENAME, compile_submission
 
 UID_BASE = 1_990_000
 """Sandboxes run as uids from ``UID_BASE`` up, one per concurrent sandbox on the host, so that
@@ -151,6 +153,7 @@ class _Submission:
         self._limits = limits
         cgroups = self._cgroup.procs_files if self._cgroup is not None else []
         self._request = {"uid": uid, "limits": asdict(limits), "cgroups": cgroups}
+        self._code = _compiled(source, filename)
         self._budget_end = time.monotonic() + limits.total_wall_seconds
         self._sandbox: Sandbox | None = None
         self._grouped = True
@@ -215,7 +218,8 @@ class _Submission:
         watch = self._watch(sandbox)
         then = range(first, len(self._calls))
         try:
-            sandbox.send(load_request(self._source, self._filename, marker, then, group=self._grouped), watch)
+            request = load_request(self._source, self._filename, marker, then, group=self._grouped, code=self._code)
+            sandbox.send(request, watch)
             reply = sandbox.recv_reply(watch)
             if not isinstance(reply, LoadReply):
                 raise ProtocolError(f"expected a load reply, got a {reply.op!r} reply")
@@ -328,6 +332,17 @@ class _Submission:
         if self._sandbox is not None:
             self._sandbox.close()
             self._sandbox = None
+
+
+def _compiled(source: str, filename: str) -> bytes | None:
+    """The grader's compilation of the source (shared with the engine's syntax check), for the sandbox to run
+    rather than compile again; None if it does not compile here, and the sandbox then reports why."""
+    if filename != FILENAME:
+        return None
+    try:
+        return marshal.dumps(compile_submission(source))
+    except Exception:  # SyntaxError, or nesting too deep: the sandbox's own compile says it to the student
+        return None
 
 
 def _process_cpu_seconds(sandbox: Sandbox) -> float | None:

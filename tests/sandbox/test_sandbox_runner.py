@@ -528,3 +528,29 @@ def test_inputs_changed_between_runs_are_sent_again(runner: SandboxRunner) -> No
     assert matches(runner.run(GOOD_SOURCE, "nn.py", [call], LIMITS).calls[0], call)
     x *= -3  # the caller's writable array, changed in place: its plan is stale
     assert matches(runner.run(GOOD_SOURCE, "nn.py", [call], LIMITS).calls[0], call)
+
+
+_HARNESS_WITH_TWO_SOURCES = """
+import importlib.util, marshal, socket, sys
+from grader.sandbox import _harness
+from grader.sandbox._protocol import load_request
+
+code = marshal.dumps(compile("def from_the_graders_code(): pass", "nn.py", "exec", dont_inherit=True))
+ours, theirs = socket.socketpair()
+ours.sendall(load_request("def from_the_source(): pass", "nn.py", "", [], code=code))
+if sys.argv[1] == "other-bytecode":
+    _harness._MAGIC = "00000000"
+_harness.Harness(theirs, 1.0, []).serve()
+print(ours.recv(4096)[4:].decode())
+"""
+
+
+@pytest.mark.parametrize(
+    ("bytecode", "defined"), [("same-bytecode", "from_the_graders_code"), ("other-bytecode", "from_the_source")]
+)
+def test_the_sandbox_runs_the_graders_compilation_only_for_its_own_bytecode(bytecode: str, defined: str) -> None:
+    # In a child process: the harness arms RLIMIT_CPU on whatever process runs it.
+    done = subprocess.run(
+        [sys.executable, "-c", _HARNESS_WITH_TWO_SOURCES, bytecode], capture_output=True, text=True, check=True
+    )
+    assert f'"names": ["{defined}"]' in done.stdout
