@@ -250,6 +250,17 @@ def check_tmp_litter(runner: SandboxRunner, tmp_path: Path) -> None:
 
 
 @check
+def check_template_litter(runner: SandboxRunner, tmp_path: Path) -> None:
+    # Twice: what the first sandbox could have left in the shared template, the second would find.
+    for _ in range(2):
+        report = run_hostile(runner, "template_litter", [FORWARD_0])
+        assert not lines(report, "REMOUNTED")
+        (tried,) = lines(report, "TRIED")
+        count = int(tried.split()[1])
+        assert count > 10 and tried.endswith("WROTE [] FOUND []"), tried
+
+
+@check
 def check_segfault(runner: SandboxRunner, tmp_path: Path) -> None:
     report = run_hostile(runner, "segfault", CALLS)
     by_key = {o.key: o for o in report.calls}
