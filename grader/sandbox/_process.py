@@ -286,10 +286,18 @@ class Sandbox:
         if self._status.fileno() in ready:
             self._read_status()
             # A sandbox ends itself after its last reply, and a crash may follow a reply at once: the exit
-            # report can arrive together with replies still unread. What it sent before it ended is read first.
-            if self._exited and self._channel.fileno() not in ready:
+            # report can arrive with replies still unread. It comes once the sandbox is gone, so whatever it
+            # sent is in the channel by then (and may have arrived after this poll): that is read first.
+            if self._exited and not self._unread():
                 raise self._died("the sandbox died")
         watch.check()
+
+    def _unread(self) -> bool:
+        """Whether the channel holds bytes not yet read (an end of stream is not one)."""
+        try:
+            return bool(self._channel.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
+        except OSError:  # BlockingIOError (nothing there) or a reset
+            return False
 
     def _died(self, how: str) -> Exception:
         if not self._exited:

@@ -22,6 +22,7 @@ from grader.errors import GraderFault
 from grader.runner import Call
 from grader.sandbox import SandboxRunner, _layout, _zygote_client
 from grader.sandbox._cgroup import SandboxCgroup
+from grader.sandbox._process import Sandbox
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the namespace sandbox needs root (as in CI)")
 
@@ -251,6 +252,23 @@ def test_a_module_that_never_finishes_loading_times_out(runner: SandboxRunner) -
     assert (spinning.load.status, spinning.load.detail) == ("timeout", "exceeded the 1 s CPU limit in import")
     assert spinning.load.output == "training...\n" and spinning.calls == ()  # printed before the hang: kept
     assert (sleeping.load.status, sleeping.load.detail) == ("timeout", "exceeded the 0.5 s wall-clock limit in import")
+
+
+def test_replies_sent_while_the_grader_reads_the_zygotes_reports_are_not_lost(
+    runner: SandboxRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The grader wakes for the pid report; by the time it reads it, a quick sandbox may have sent every reply
+    # and ended, and its exit report is there too. The replies it sent come first, not a "crash".
+    read_status = Sandbox._read_status
+
+    def lagging(self: Sandbox) -> bool:
+        time.sleep(0.2)
+        return read_status(self)
+
+    monkeypatch.setattr(Sandbox, "_read_status", lagging)
+    report = runner.run(GOOD_SOURCE, "nn.py", CALLS, LIMITS)
+    assert report.load.status == "ok", report.load
+    assert all(matches(o, c) for o, c in zip(report.calls, CALLS, strict=True))
 
 
 def test_a_zygote_that_dies_holding_the_request_is_replaced_and_the_run_goes_on() -> None:
