@@ -179,6 +179,11 @@ class SandboxNotStarted(Exception):
     """The zygote closed the sandbox's status socket without starting it (it could not fork, or it died)."""
 
 
+class ZygoteLost(Exception):
+    """The zygote went away while the sandbox ran, so nothing says how it ended: the grader's fault (the
+    sandbox died with the zygote, and a submission cannot reach the zygote)."""
+
+
 class Sandbox:
     """One sandbox process, seen from the grader.
 
@@ -304,6 +309,8 @@ class Sandbox:
             self._read_exit(time.monotonic() + 1.0)
         if self._pid is None and self._exited:
             return SandboxNotStarted("the zygote did not start the sandbox")
+        if self._exited and self._exit is None:
+            return ZygoteLost("the zygote died while the sandbox ran")
         return SandboxDied(self._exit, how)
 
     def _read_exit(self, deadline: float) -> None:

@@ -13,9 +13,18 @@ from dataclasses import asdict
 from functools import partial
 from pathlib import Path
 
+from grader.errors import SandboxUnavailable
 from grader.runner import Call, CallOutcome, Limits, LoadOutcome, Returned, RunReport, Where
 from grader.sandbox._cgroup import SandboxCgroup
-from grader.sandbox._process import LimitExceeded, Sandbox, SandboxDied, SandboxNotStarted, Watch, cpu_seconds_of
+from grader.sandbox._process import (
+    LimitExceeded,
+    Sandbox,
+    SandboxDied,
+    SandboxNotStarted,
+    Watch,
+    ZygoteLost,
+    cpu_seconds_of,
+)
 from grader.sandbox._protocol import (
     CallReply,
     LoadReply,
@@ -165,6 +174,8 @@ class _Submission:
         try:
             load = self._start(0)
             outcomes = tuple(self._run_calls()) if load.status == "ok" else ()
+        except ZygoteLost as exc:
+            raise SandboxUnavailable(f"the grading was cut short: {exc}") from exc
         finally:
             self._stop()
         return RunReport(load=load, calls=outcomes, isolation=isolation, warnings=warnings)

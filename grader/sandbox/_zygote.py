@@ -64,6 +64,7 @@ MS_BIND = 0x1000
 MS_REC = 0x4000
 MS_PRIVATE = 0x40000
 MNT_DETACH = 0x2
+PR_SET_PDEATHSIG = 1
 PR_SET_NO_NEW_PRIVS = 38
 _PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
 
@@ -231,6 +232,13 @@ def _size_scratch(limits: dict[str, Any]) -> None:
     _mount(None, "/tmp", None, MS_REMOUNT | MS_NOSUID | MS_NODEV, _scratch_options(limits["max_file_mb"]))
 
 
+def _die_with_the_zygote() -> None:
+    """SIGKILL this process when the zygote dies: the zygote is what ends a sandbox, so a sandbox must not
+    outlive it (a killed zygote cannot kill its sandboxes, and as PID 1 of its namespace a sandbox takes
+    every process it started with it)."""
+    _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl(PDEATHSIG)")
+
+
 def _drop_privileges(uid: int) -> None:
     os.setgroups([])
     os.setresgid(uid, uid, uid)
@@ -273,37 +281,12 @@ def _exit_on_sigxcpu() -> None:
 # Syscalls a submission never needs whose kernel code is a frequent source of privilege escalations
 # (x86_64 numbers): new namespaces (a user namespace hands out capabilities over fresh ones), mounts,
 # keyrings, eBPF, userfaultfd, perf, io_uring, modules, kexec, file handles.
+# fmt: off
 _DENIED_SYSCALLS = (
-    272,
-    308,
-    250,
-    248,
-    249,
-    321,
-    323,
-    298,
-    425,
-    426,
-    427,
-    165,
-    166,
-    155,
-    161,
-    175,
-    313,
-    176,
-    304,
-    303,
-    246,
-    320,
-    430,
-    431,
-    432,
-    433,
-    428,
-    429,
-    442,
+    272, 308, 250, 248, 249, 321, 323, 298, 425, 426, 427, 165, 166, 155, 161, 175, 313, 176, 304, 303,
+    246, 320, 430, 431, 432, 433, 428, 429, 442,
 )
+# fmt: on
 _SYS_CLONE = 56
 _SYS_CLONE3 = 435
 _CLONE_NEWTIME, _CLONE_NEWCGROUP, _CLONE_NEWUSER = 0x80, 0x02000000, 0x10000000
@@ -382,9 +365,10 @@ def _wire_descriptors(channel_fd: int, output_fd: int) -> None:
 
 
 def _sandbox(config: dict[str, Any], activation: socket.socket, harness: ModuleType, plans: dict[int, Any]) -> None:
-    """Body of the sandbox process: build its filesystem view ahead of need, wait to be activated with a
+    """Body of the sandbox process: enter its filesystem view ahead of need, wait to be activated with a
     run's request and descriptors, confine itself, then serve the harness's one request and end."""
     try:
+        _die_with_the_zygote()
         if config["namespaces"]:
             _unshare(_SANDBOX_NAMESPACES)
             _enter_template(config["template"], config["layout"])
@@ -402,8 +386,12 @@ def _sandbox(config: dict[str, Any], activation: socket.socket, harness: ModuleT
             # The zygote has put this process in the run's cgroups before forwarding the request.
             _size_scratch(limits)
             _drop_privileges(request["uid"])
+            _die_with_the_zygote()  # a change of uid cleared it
         else:
             os.chdir(request["scratch"])
+        if select.select([config["alive"]], [], [], 0)[0]:
+            os._exit(0)  # the zygote died before the line above: nobody would ever end this sandbox
+        os.close(config["alive"])
         _limit_resources(limits)
         _wire_descriptors(fds[0], fds[1])
         # Line by line, so what a student printed before a hang or a crash still reaches their report.
@@ -603,8 +591,8 @@ class _Supervisor:
             pid = -1
         if pid == 0:
             # Nothing of the zygote's: not the control socket, other sandboxes' sockets and pidfds. (The
-            # template's descriptor is closed as soon as the sandbox has entered it.)
-            keep = sorted({child_end.fileno(), self._config.get("template", child_end.fileno())})
+            # template's descriptor and the zygote-alive pipe are closed before any submission code runs.)
+            keep = sorted({child_end.fileno(), self._config["alive"], self._config.get("template", child_end.fileno())})
             for low, high in zip([2, *keep], [*keep, 1 << 20], strict=True):
                 os.closerange(low + 1, high)
             try:
@@ -725,8 +713,11 @@ def main() -> None:
             # Namespaces work here, so running with less would be a silent downgrade: the grader's fault.
             control.send(json.dumps({"error": str(exc)}).encode())
             return
+    # Only the zygote holds the write end: its sandboxes see the read end at end-of-file once it is gone.
+    config["alive"], alive = os.pipe()
     control.send(json.dumps({"namespaces": config["namespaces"], "reason": reason}).encode())
     _Supervisor(config, harness, {}, control).serve()
+    os.close(alive)
 
 
 if __name__ == "__main__":

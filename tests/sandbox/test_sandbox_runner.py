@@ -290,6 +290,36 @@ def test_a_zygote_that_dies_holding_the_request_is_replaced_and_the_run_goes_on(
         assert own.zygote_pid not in (None, first)
 
 
+def test_a_sandbox_does_not_outlive_a_zygote_killed_under_it() -> None:
+    hanging = GOOD_SOURCE + "\n\nimport time\nConv1d.forward = lambda self, x: time.sleep(60)\n"
+    unhurried = dataclasses.replace(LIMITS, wall_seconds=30.0, total_wall_seconds=60.0)
+    with SandboxRunner() as own, ThreadPoolExecutor(1) as pool:
+        own.run(GOOD_SOURCE, "nn.py", [OUTPUT_SIZE_0], LIMITS)
+        zygote = own.zygote_pid
+        assert zygote is not None
+        grading = pool.submit(own.run, hanging, "nn.py", [FORWARD_0], unhurried)
+        deadline = time.monotonic() + 10
+        while not (sandboxes := sandbox_processes(own)) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert sandboxes
+        os.kill(zygote, signal.SIGKILL)
+        # Nobody is left to say how the sandbox ended: a fault of the grader's, not a verdict.
+        with pytest.raises(GraderFault, match="the zygote died while the sandbox ran"):
+            grading.result(timeout=10)
+        while any(_alive(pid) for pid in sandboxes) and time.monotonic() < deadline + 5:
+            time.sleep(0.01)
+        assert not any(_alive(pid) for pid in sandboxes)
+
+
+def _alive(pid: int) -> bool:
+    """Running, as opposed to gone or a zombie waiting for the host's init to reap it."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
 def test_a_stalled_zygote_is_a_grader_fault_not_a_timeout_verdict() -> None:
     with SandboxRunner() as own:
         own.run(GOOD_SOURCE, "nn.py", [OUTPUT_SIZE_0], LIMITS)
