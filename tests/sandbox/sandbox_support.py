@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from grader.runner import Call, CallOutcome, Limits, RunReport
 from grader.sandbox import SandboxRunner
+from grader.sandbox._layout import sandbox_layout
 from grader.sandbox._runner import UID_BASE
 from reference.conv1d import conv1d_backward, conv1d_forward, get_conv1d_output_size
 
@@ -126,3 +128,10 @@ def report_bytes(report: RunReport) -> bytes:
         parts.append(repr(outcome).encode())
         parts.extend(v.array.tobytes() for v in outcome.values.values() if v.array is not None)
     return b"\n".join(parts)
+
+
+def layout_children(path: Path, layout: list[dict[str, Any]] | None = None) -> set[str]:
+    """Names directly under ``path`` that exist in a sandbox's root because the layout puts something
+    at or below them."""
+    steps = [Path(step["path"]) for step in (layout if layout is not None else sandbox_layout())]
+    return {step.relative_to(path).parts[0] for step in steps if step != path and step.is_relative_to(path)}

@@ -26,6 +26,7 @@ from sandbox_support import (
     GOOD_SOURCE,
     LIMITS,
     assert_grader_healthy,
+    layout_children,
     make_calls,
     matches,
     report_bytes,
@@ -35,7 +36,6 @@ from sandbox_support import (
 import grader
 from grader.runner import Call, Limits, RunReport
 from grader.sandbox import SandboxRunner
-from grader.sandbox._layout import sandbox_layout
 from grader.sandbox._runner import UID_BASE
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the namespace sandbox needs root (as in CI)")
@@ -66,13 +66,6 @@ def source_line(path: Path, text: str) -> int:
     return next(n for n, line in enumerate(path.read_text().splitlines(), 1) if text in line)
 
 
-def layout_children(path: Path) -> set[str]:
-    """Names directly under ``path`` that exist in a sandbox's root because the layout puts something
-    at or below them."""
-    steps = [Path(step["path"]) for step in sandbox_layout()]
-    return {step.relative_to(path).parts[0] for step in steps if step != path and step.is_relative_to(path)}
-
-
 def lines(report: RunReport, prefix: str) -> list[str]:
     return [line for o in report.calls for line in o.output.splitlines() if line.startswith(prefix)]
 
@@ -98,7 +91,10 @@ def check_read_files(runner: SandboxRunner, tmp_path: Path) -> None:
     assert lines(report, "GOT site-packages") == ["GOT site-packages []"]  # hidden under an empty tmpfs
     # Directories are visible only on the way to what the layout binds (a checkout's .venv holding
     # NumPy, /root/.pyenv holding the interpreter), never with anything else in them.
-    for what, path, extra in (("root listing", Path("/"), {"proc", "tmp"}), ("/root", Path("/root"), set()),
+    # Where the layout puts something under /tmp (a checkout's .venv there), the template keeps it in /.stash
+    # for each sandbox to bind into its own scratch /tmp: read-only NumPy, nothing else.
+    stash = {".stash"} if layout_children(Path("/tmp")) else set()
+    for what, path, extra in (("root listing", Path("/"), {"proc", "tmp", *stash}), ("/root", Path("/root"), set()),
                               ("repo listing", REPO, set())):  # fmt: skip
         visible = layout_children(path) | extra
         if visible:
