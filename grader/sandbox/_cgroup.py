@@ -9,7 +9,9 @@ before it runs any submission code.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import threading
 from pathlib import Path
 
@@ -71,6 +73,18 @@ class SandboxCgroup:
     def procs_files(self) -> list[str]:
         """The files the sandbox writes its own pid to, to join the groups."""
         return [str(self._memory / "cgroup.procs"), str(self._cpuacct / "cgroup.procs")]
+
+    def kill_leftovers(self) -> None:
+        """SIGKILL whatever is still in the group. Nothing should be: a sandbox is gone before its run ends,
+        and it dies with its zygote. This is the backstop for a zygote killed under a sandbox that somehow
+        survived it, which would otherwise be charged to the next run on this uid."""
+        try:
+            pids = (self._memory / "cgroup.procs").read_text().split()
+        except OSError:
+            return
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid), signal.SIGKILL)
 
     def cpu_seconds(self) -> float:
         return int(os.pread(self._usage_fd, 32, 0)) / 1e9

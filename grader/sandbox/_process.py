@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from grader.errors import SandboxUnavailable
 from grader.sandbox._protocol import LENGTH, Reply, parse_header_length, parse_reply
 
 _CHECK_INTERVAL = 0.05
@@ -175,11 +176,11 @@ class _Output:
         return text
 
 
-class SandboxNotStarted(Exception):
+class SandboxNotStarted(SandboxUnavailable):
     """The zygote closed the sandbox's status socket without starting it (it could not fork, or it died)."""
 
 
-class ZygoteLost(Exception):
+class ZygoteLost(SandboxUnavailable):
     """The zygote went away while the sandbox ran, so nothing says how it ended: the grader's fault (the
     sandbox died with the zygote, and a submission cannot reach the zygote)."""
 

@@ -70,6 +70,8 @@ class _UidLease:
                 continue
             self.uid = UID_BASE + offset
             self.cgroup = SandboxCgroup.create(self.uid)
+            if self.cgroup is not None:
+                self.cgroup.kill_leftovers()
             self._fd = fd
             return
         raise SandboxStartError(f"all {_UID_COUNT} sandbox uids are in use")
@@ -235,8 +237,9 @@ class _Submission:
             if not isinstance(reply, LoadReply):
                 raise ProtocolError(f"expected a load reply, got a {reply.op!r} reply")
         except (LimitExceeded, SandboxDied, ProtocolError) as exc:
-            if sandbox.pid is None:
+            if sandbox.pid is None and not (isinstance(exc, LimitExceeded) and exc.kind == "budget"):
                 # Not one instruction of the submission ran: the zygote is stuck, which is the grader's fault.
+                # (A submission whose budget ran out at a restart has had its time, whatever the zygote did.)
                 raise SandboxStartError("the zygote did not start a sandbox in time") from exc
             status, detail = _trouble(exc, "import", self._limits, self._out_of_memory())
             output = sandbox.take_output()
@@ -288,7 +291,7 @@ class _Submission:
         except (LimitExceeded, SandboxDied, ProtocolError) as exc:
             pending = stages[at:]
             stage = pending[0]
-            if self._grouped and stage.op == "output_size" and not isinstance(exc, ProtocolError):
+            if self._lost_held_replies(first + count - 1, exc):
                 # Replies held for a group were lost with the sandbox, so this call may not be the culprit:
                 # run it again, and what follows, one reply at a time.
                 self._grouped = False
@@ -305,6 +308,20 @@ class _Submission:
             ]
             return outcomes, count
         return outcomes, count
+
+    def _lost_held_replies(self, index: int, exc: Exception) -> bool:
+        """Whether the sandbox may have been holding this call's reply (and later ones) when it failed: only
+        an output-size call followed by another holds its reply, and only a crash or a hang loses it (an
+        exhausted budget is final either way)."""
+        following = self._calls[index + 1] if index + 1 < len(self._calls) else None
+        return (
+            self._grouped
+            and self._calls[index].op == "output_size"
+            and following is not None
+            and following.op == "output_size"
+            and not isinstance(exc, ProtocolError)
+            and not (isinstance(exc, LimitExceeded) and exc.kind == "budget")
+        )
 
     def _receive_values(self, sandbox: Sandbox, reply: CallReply, watch: Watch) -> tuple[dict[str, Returned], bool]:
         """Decode the reply's values; False if an oversized array was refused unread (the stream is lost)."""

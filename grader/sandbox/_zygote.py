@@ -148,6 +148,9 @@ def _build_template(config: dict[str, Any]) -> None:
     _mount("sandbox-root", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
     for mount_point in (_SCRATCH, "/proc"):
         os.makedirs(root + mount_point)
+    # Root's only: a sandbox binds from the stash before it drops its uid, and then cannot look in. (The hide
+    # steps apply to the sandbox's own copy under /tmp, not to the stash.)
+    os.makedirs(root + _STASH, mode=0o700)
     stash = [(step, root + f"{_STASH}/{i}") for i, step in enumerate(config["layout"]) if _in_scratch(step["path"])]
     others = [(step, root + step["path"]) for step in config["layout"] if not _in_scratch(step["path"])]
     _apply_layout(others + [(step, target) for step, target in stash if step["kind"] in ("bind", "device")])
@@ -288,6 +291,7 @@ _DENIED_SYSCALLS = (
 )
 # fmt: on
 _SYS_CLONE = 56
+_SYS_PRCTL = 157
 _SYS_CLONE3 = 435
 _CLONE_NEWTIME, _CLONE_NEWCGROUP, _CLONE_NEWUSER = 0x80, 0x02000000, 0x10000000
 _CLONE_NEW_ANY = _CLONE_NEWTIME | _CLONE_NEWCGROUP | _CLONE_NEWUSER | _SANDBOX_NAMESPACES | CLONE_NEWPID | CLONE_NEWNS
@@ -322,8 +326,8 @@ def _seccomp_program() -> bytes:
     """The deny-list as classic BPF, assembled once in the zygote rather than in every sandbox.
 
     clone3 gets ENOSYS so that libc falls back to clone, whose flags a filter can read; clone with any
-    CLONE_NEW* flag gets EPERM like unshare. Every denied number is at least ``min(_DENIED_SYSCALLS)``,
-    so the frequent low-numbered calls leave early."""
+    CLONE_NEW* flag gets EPERM like unshare, and so does prctl(PR_SET_PDEATHSIG). Every denied number is at
+    least ``min(_DENIED_SYSCALLS)``, so the frequent low-numbered calls leave early."""
     ld, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06
     # (code, jump-if-true label, jump-if-false label, k); a None label means the next instruction.
     program: list[tuple[int, str | None, str | None, int]] = [
@@ -332,6 +336,7 @@ def _seccomp_program() -> bytes:
         (ld, None, None, 0),  # seccomp_data.nr
         (jge, "eperm", None, _X32_SYSCALL_BIT),
         (jeq, "clone", None, _SYS_CLONE),
+        (jeq, "prctl", None, _SYS_PRCTL),
         (jge, None, "allow", min(_DENIED_SYSCALLS)),
         (jeq, "enosys", None, _SYS_CLONE3),
         *((jeq, "eperm", None, number) for number in _DENIED_SYSCALLS),
@@ -341,6 +346,9 @@ def _seccomp_program() -> bytes:
     labels["clone"] = len(program)
     # clone's flags: args[0], low 32 bits. (BPF only jumps forward, hence a second "allow".)
     program += [(ld, None, None, 16), (jset, "eperm", None, _CLONE_NEW_ANY), (ret, None, None, _RET_ALLOW)]
+    # prctl's option, args[0]: a sandbox may not take back the signal that ends it with the zygote.
+    labels["prctl"] = len(program)
+    program += [(ld, None, None, 16), (jeq, "eperm", None, PR_SET_PDEATHSIG), (ret, None, None, _RET_ALLOW)]
     for label, action in (("eperm", _RET_EPERM), ("enosys", _RET_ENOSYS), ("kill", _RET_KILL_PROCESS)):
         labels[label] = len(program)
         program.append((ret, None, None, action))

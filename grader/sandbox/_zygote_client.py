@@ -80,6 +80,11 @@ class Zygote:
             fds = [channel_child.fileno(), output_child, status_child.fileno()]
             try:
                 sent = self._send(request, calls, fds, restart or attempt > 0)
+            except BaseException:
+                channel.close()
+                status.close()
+                os.close(output_fd)
+                raise
             finally:
                 channel_child.close()
                 status_child.close()

@@ -436,7 +436,7 @@ def check_endless_output_from_a_child(runner: SandboxRunner, tmp_path: Path) -> 
 def check_kernel_attack_surface(runner: SandboxRunner, tmp_path: Path) -> None:
     report = run_hostile(runner, "kernel_attack_surface", [FORWARD_0])
     results = {line.split()[1]: line.split()[2:] for line in lines(report, "SYSCALL")}
-    assert len(results) == 12
+    assert len(results) == 13
     refused = {name: result for name, result in results.items() if name != "clone3"}
     assert all(result == ["-1", str(errno.EPERM)] for result in refused.values()), results
     assert results["clone3"] == ["-1", str(errno.ENOSYS)]  # so that libc falls back to a clone it can check

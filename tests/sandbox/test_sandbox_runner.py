@@ -23,6 +23,7 @@ from grader.runner import Call
 from grader.sandbox import SandboxRunner, _layout, _zygote_client
 from grader.sandbox._cgroup import SandboxCgroup
 from grader.sandbox._process import Sandbox
+from grader.sandbox._runner import _UidLease
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the namespace sandbox needs root (as in CI)")
 
@@ -320,6 +321,27 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+def test_a_process_left_in_a_uids_cgroup_is_killed_when_the_uid_is_next_leased() -> None:
+    # Sandboxes die with their zygote; this is the backstop should one ever survive it.
+    lease = _UidLease()
+    uid, cgroup = lease.uid, lease.cgroup
+    lease.release()
+    if cgroup is None:
+        pytest.skip("no cgroup v1 memory controller here")
+    leftover = subprocess.Popen(["sleep", "60"])
+    try:
+        Path(cgroup.procs_files[0]).write_text(str(leftover.pid))
+        again = _UidLease()
+        try:
+            assert again.uid == uid
+            assert leftover.wait(timeout=5) == -signal.SIGKILL
+        finally:
+            again.release()
+    finally:
+        leftover.kill()
+        leftover.wait()
+
+
 def test_a_stalled_zygote_is_a_grader_fault_not_a_timeout_verdict() -> None:
     with SandboxRunner() as own:
         own.run(GOOD_SOURCE, "nn.py", [OUTPUT_SIZE_0], LIMITS)
@@ -359,6 +381,8 @@ def test_what_the_layout_puts_under_tmp_is_in_every_sandbox_scratch(monkeypatch:
             f"print(open({shipped + '/data.txt'!r}).read().strip(), sorted(os.listdir('/tmp')), flush=True)\n"
             f"try:\n    open({shipped + '/other.txt'!r}, 'w')\nexcept OSError as exc:\n    print(type(exc).__name__)\n"
             "open('/tmp/mine.txt', 'w').write('scratch is writable')\n"
+            # The template's stash of it, outside the hides the layout applies under /tmp: root's only.
+            "try:\n    os.listdir('/.stash')\nexcept OSError as exc:\n    print(type(exc).__name__)\n"
         )
         with SandboxRunner() as own:
             reports = [own.run(source, "nn.py", CALLS, LIMITS) for _ in range(2)]
@@ -367,7 +391,7 @@ def test_what_the_layout_puts_under_tmp_is_in_every_sandbox_scratch(monkeypatch:
         # The second sandbox sees neither the first one's scratch file nor anything else of the host's /tmp:
         # only the ways to what the layout binds there.
         listing = sorted(layout_children(Path("/tmp"), layout))
-        assert report.load.output == f"shipped {listing}\nOSError\n"
+        assert report.load.output == f"shipped {listing}\nOSError\nPermissionError\n"
 
 
 def test_a_module_that_loads_only_once_fails_the_calls_after_a_restart(runner: SandboxRunner) -> None:
@@ -524,8 +548,6 @@ class Conv1d:
 def test_each_test_gets_exactly_what_it_printed_although_replies_stream_back(
     runner: SandboxRunner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from grader.sandbox._process import Sandbox
-
     read_reply = Sandbox.recv_reply
 
     def lagging(self: Sandbox, watch: object) -> object:

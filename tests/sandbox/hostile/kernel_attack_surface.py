@@ -1,5 +1,6 @@
 """Reaches for the kernel interfaces behind most local privilege escalations: new (user) namespaces,
-mounts, keyrings, eBPF, userfaultfd, perf, io_uring; then checks that fork and threads still work."""
+mounts, keyrings, eBPF, userfaultfd, perf, io_uring, and clearing its parent-death signal; then checks that
+fork and threads still work."""
 
 import ctypes
 import os
@@ -22,6 +23,8 @@ ATTEMPTS = {
     "userfaultfd": (323, 0),
     "perf_event_open": (298, 0, 0, -1, -1, 0),
     "io_uring_setup": (425, 1, 0),
+    # Taking back the signal that kills the sandbox with its zygote, so as to outlive a zygote that dies.
+    "prctl(PDEATHSIG,0)": (157, 1, 0, 0, 0, 0),
 }
 
 
