@@ -148,10 +148,11 @@ def _build_template(config: dict[str, Any]) -> None:
     _mount("sandbox-root", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
     for mount_point in (_SCRATCH, "/proc"):
         os.makedirs(root + mount_point)
-    # Root's only: a sandbox binds from the stash before it drops its uid, and then cannot look in. (The hide
-    # steps apply to the sandbox's own copy under /tmp, not to the stash.)
-    os.makedirs(root + _STASH, mode=0o700)
     stash = [(step, root + f"{_STASH}/{i}") for i, step in enumerate(config["layout"]) if _in_scratch(step["path"])]
+    if stash:
+        # Root's only: a sandbox binds from the stash before it drops its uid, and then cannot look in. (The
+        # hide steps apply to the sandbox's own copy under /tmp, not to the stash.)
+        os.makedirs(root + _STASH, mode=0o700)
     others = [(step, root + step["path"]) for step in config["layout"] if not _in_scratch(step["path"])]
     _apply_layout(others + [(step, target) for step, target in stash if step["kind"] in ("bind", "device")])
     os.chdir(root)

@@ -19,7 +19,10 @@ def places():
         path = os.path.join("/", top)
         if os.path.isdir(path) and not os.path.islink(path):
             found.add(path)
-            found.update(os.path.join(path, child) for child in os.listdir(path)[:50])
+            try:
+                found.update(os.path.join(path, child) for child in os.listdir(path)[:50])
+            except OSError:
+                pass  # not ours to look into (the template's stash)
     # Its own scratch is meant to be writable, and /proc and /dev are not files.
     return sorted(p for p in found if not p.startswith(("/tmp", "/proc", "/dev")) and os.path.isdir(p))
 
