@@ -33,10 +33,9 @@ sys.path.insert(0, str(ROOT))
 from grader import Submission, grade, load_config  # noqa: E402
 from grader.batch import default_jobs, discover, grade_folder  # noqa: E402
 from grader.engine import default_runner  # noqa: E402
+from grader.sandbox._cgroup import MEMORY_GROUPS  # noqa: E402
 
 CORRECT = (ROOT / "submissions" / "correct_vectorised.py").read_text("utf-8")
-# Where the sandboxes' memory cgroups live (cgroup v1; see grader/sandbox/_cgroup.py).
-_SANDBOX_GROUPS = Path("/sys/fs/cgroup/memory/conv1d-grader")
 
 # The baseline a course might write by hand: fresh interpreter per file, import it, six visible cases.
 BASELINE = textwrap.dedent(
@@ -156,12 +155,12 @@ def _zygote_peak() -> str:
 def _sandbox_peak() -> str:
     """The most any sandbox's memory cgroup held: the pages it made its own (copied on write or allocated),
     which is what a sandbox adds to the machine on top of the zygote it shares the rest with."""
-    peaks = [int(p.read_text()) for p in _SANDBOX_GROUPS.glob("*/memory.max_usage_in_bytes")]
+    peaks = [int(p.read_text()) for p in MEMORY_GROUPS.glob("*/memory.max_usage_in_bytes")]
     return f"{max(peaks) / 2**20:.1f} MiB of its own (cgroup peak)" if peaks else "unknown (no memory cgroups)"
 
 
 def _reset_sandbox_peaks() -> None:
-    for peak in _SANDBOX_GROUPS.glob("*/memory.max_usage_in_bytes"):
+    for peak in MEMORY_GROUPS.glob("*/memory.max_usage_in_bytes"):
         with contextlib.suppress(OSError):
             peak.write_text("0")
 

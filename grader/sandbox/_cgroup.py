@@ -19,6 +19,9 @@ from grader.runner import Limits
 
 _ROOT = Path("/sys/fs/cgroup")
 _GROUP = "conv1d-grader"
+MEMORY_GROUPS = _ROOT / "memory" / _GROUP
+"""The folder holding one memory group per sandbox uid (read by the benchmark for its memory figure)."""
+_CPUACCT_GROUPS = _ROOT / "cpuacct" / _GROUP
 # Copy-on-write copies of the warm interpreter's pages are charged to the sandbox as it touches them.
 _SLACK_MB = 64
 _groups: dict[int, SandboxCgroup] = {}
@@ -29,8 +32,8 @@ class SandboxCgroup:
     """The memory and cpuacct groups of one sandbox uid."""
 
     def __init__(self, uid: int) -> None:
-        self._memory = _ROOT / "memory" / _GROUP / str(uid)
-        self._cpuacct = _ROOT / "cpuacct" / _GROUP / str(uid)
+        self._memory = MEMORY_GROUPS / str(uid)
+        self._cpuacct = _CPUACCT_GROUPS / str(uid)
         self._usage_fd = -1
 
     @classmethod

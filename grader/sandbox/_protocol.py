@@ -23,6 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from grader.runner import Call, Failure, ValueKind, Where
 
 LENGTH = struct.Struct(">I")
+_MAGIC = importlib.util.MAGIC_NUMBER.hex()
+"""This interpreter's bytecode version: the harness runs the grader's compiled code only if it is its own."""
 MAX_HEADER_BYTES = 256 * 1024
 _MAX_DIMENSION = 1 << 40
 
@@ -109,7 +111,7 @@ def load_request(
     header = {"op": "load", "source": source, "filename": filename, "marker": marker, "then": list(then)}
     if code is None:
         return frame({**header, "group": group}, [])
-    return frame({**header, "group": group, "magic": importlib.util.MAGIC_NUMBER.hex()}, [code])
+    return frame({**header, "group": group, "magic": _MAGIC}, [code])
 
 
 def plan_payload(calls: Sequence[Call]) -> bytes:
