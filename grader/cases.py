@@ -1,24 +1,34 @@
-"""The test cases: the handout's six visible ones and hidden ones drawn from a fixed seed.
+"""The test cases: the handout's six visible ones and hidden ones drawn for each submission.
 
 Cases are data: layer parameters and input arrays. Expected values come from :mod:`reference`, computed
 here in the grader's process; backward deltas are shaped from the reference's output size, never from
-anything a submission sets.
+anything a submission sets. The hidden inputs are drawn from a seed the engine derives from a secret key
+and the submission's bytes (:mod:`grader.keys`): their shapes and purposes are fixed, their values are not.
 
-Hidden values are dyadic rationals (multiples of 1/4 or 1/8) small enough that every partial sum is exact
-in float32 and float64. A correct solution therefore matches to the last bit whatever its style (loops,
-``tensordot``, ``einsum``, float32 arithmetic), and the course's tight ``np.allclose`` defaults stay fair.
+Hidden values are dyadic rationals (multiples of 1/32 with seven-bit numerators) small enough that every
+partial sum is exact in float32 and float64. A correct solution therefore matches to the last bit whatever
+its style (loops, ``tensordot``, ``einsum``, float32 arithmetic), and the course's tight ``np.allclose``
+defaults stay fair. Their products need fourteen significant bits, more than float16's eleven, so code
+that computes in half precision fails them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache, cached_property
+from functools import cache, cached_property, lru_cache
 
 import numpy as np
 
 from reference import conv1d_backward, conv1d_forward, get_conv1d_output_size
 
 OUTPUT_SIZE_TEST = "test_get_conv1d_output_size"
+
+FORWARD_SECONDS_PER_MAC = 0.6e-6
+"""CPU seconds the slowest correct style (five nested Python loops indexing NumPy arrays element by element)
+needs per multiply-add of a forward pass: measured at up to 0.4 µs on the reference machine (2 cores, Python
+3.11, ``bench/bench_grading.py`` prints it again), rounded up. ``limits.cpu_factor`` is the margin on top."""
+BACKWARD_SECONDS_PER_MAC = 1.2e-6
+"""The same for a backward pass (dx and grad_weight in the same loops): measured at up to 0.9 µs."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +78,23 @@ class LayerCase:
             arrays["delta"] = self.delta
         return arrays
 
+    @property
+    def macs(self) -> int:
+        """Multiply-adds of one forward pass: the size of the case for the CPU allowance of its tests."""
+        batch, _, input_size = self.x.shape
+        output_size = (input_size - self.kernel_size) // self.stride + 1
+        return batch * self.out_channels * output_size * self.in_channels * self.kernel_size
+
+    @property
+    def forward_seconds(self) -> float:
+        """What the slowest correct style needs for this case's forward pass on the reference machine."""
+        return self.macs * FORWARD_SECONDS_PER_MAC
+
+    @property
+    def backward_seconds(self) -> float:
+        """What the slowest correct style needs for this case's backward pass on the reference machine."""
+        return self.macs * BACKWARD_SECONDS_PER_MAC
+
     def test_name(self, op: str) -> str:
         """``test_conv1d_forward_1`` for the handout's cases (as the handout names them), else
         ``hidden_forward_<slug>``."""
@@ -83,32 +110,31 @@ class LayerCase:
         )
 
     def expected_forward(self) -> np.ndarray:
-        return _expected_forward(self)
+        return self._forward
 
     def expected_backward(self) -> dict[str, np.ndarray]:
-        return _expected_backward(self)
+        return self._backward
 
+    # Kept with the case (computed once, freed with it): hidden cases are made per submission.
+    @cached_property
+    def _forward(self) -> np.ndarray:
+        out = conv1d_forward(self.x, self.weight, self.bias, self.stride)
+        out.flags.writeable = False
+        return out
 
-@cache
-def _expected_forward(case: LayerCase) -> np.ndarray:
-    out = conv1d_forward(case.x, case.weight, case.bias, case.stride)
-    out.flags.writeable = False
-    return out
-
-
-@cache
-def _expected_backward(case: LayerCase) -> dict[str, np.ndarray]:
-    assert case.delta is not None, f"case {case.name} has no delta"
-    grads = dict(
-        zip(
-            ("dx", "grad_weight", "grad_bias"),
-            conv1d_backward(case.x, case.weight, case.delta, case.stride),
-            strict=True,
+    @cached_property
+    def _backward(self) -> dict[str, np.ndarray]:
+        assert self.delta is not None, f"case {self.name} has no delta"
+        grads = dict(
+            zip(
+                ("dx", "grad_weight", "grad_bias"),
+                conv1d_backward(self.x, self.weight, self.delta, self.stride),
+                strict=True,
+            )
         )
-    )
-    for array in grads.values():
-        array.flags.writeable = False
-    return grads
+        for array in grads.values():
+            array.flags.writeable = False
+        return grads
 
 
 @dataclass(frozen=True)
@@ -182,7 +208,6 @@ class _Spec:
     input_size: int
     dtype: str = "float64"
     """``float64``, ``float32``, or ``int`` (integer x and delta with fractional weights and bias)."""
-    denominator: int = 4
 
 
 _HIDDEN = (
@@ -194,16 +219,21 @@ _HIDDEN = (
     _Spec("single_out_channel", "a single output channel", 4, 1, 2, 1, 2, 7),
     _Spec("float32", "float32 weights, bias and input", 3, 2, 4, 2, 2, 12, dtype="float32"),
     _Spec("integer_input", "integer input with fractional weights", 2, 3, 3, 2, 2, 11, dtype="int"),
-    _Spec("large_stride_three", "a longer input with stride 3", 6, 5, 7, 3, 4, 250, denominator=8),
-    _Spec("large_stride_one", "a longer input with stride 1", 8, 7, 5, 1, 3, 128, denominator=8),
+    _Spec("large_stride_three", "a longer input with stride 3", 6, 5, 7, 3, 4, 250),
+    _Spec("large_stride_one", "a longer input with stride 1", 8, 7, 5, 1, 3, 128),
 )
 
+_NUMERATOR = 127
+_DENOMINATOR = 32
+"""Values are k/32 with |k| <= 127: a product is a multiple of 1/1024 below 16 in size, so the largest sum a
+case makes (a few hundred products, under 2**13) stays under 2**23 units of 1/1024: exact in float32. Seven
+significant bits per value make products of fourteen: more than float16 holds."""
 
-def _dyadic(rng: np.random.Generator, shape: tuple[int, ...], denominator: int) -> np.ndarray:
-    # Numerators in [-8, 8]: products stay below 2**6 and sums of a few thousand stay exact in float32.
-    values = rng.integers(-8, 9, size=shape) / denominator
+
+def _dyadic(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    values = rng.integers(-_NUMERATOR, _NUMERATOR + 1, size=shape) / _DENOMINATOR
     if values.size > 1 and np.all(values == np.round(values)):
-        values.flat[0] = 1 / denominator  # guarantee a fractional value so integer truncation shows
+        values.flat[0] = 1 / _DENOMINATOR  # guarantee a fractional value so integer truncation shows
     return values
 
 
@@ -212,14 +242,14 @@ def _hidden_case(spec: _Spec, rng: np.random.Generator) -> LayerCase:
     shape_x = (spec.batch, spec.in_channels, spec.input_size)
     output_size = get_conv1d_output_size(spec.input_size, spec.kernel_size, spec.stride)
     shape_delta = (spec.batch, spec.out_channels, output_size)
-    weight = _dyadic(rng, shape_w, spec.denominator)
-    bias = _dyadic(rng, (spec.out_channels,), spec.denominator)
+    weight = _dyadic(rng, shape_w)
+    bias = _dyadic(rng, (spec.out_channels,))
     if spec.dtype == "int":
         x = rng.integers(-9, 10, size=shape_x)
         delta = rng.integers(-5, 6, size=shape_delta)
     else:
-        x = _dyadic(rng, shape_x, spec.denominator)
-        delta = _dyadic(rng, shape_delta, spec.denominator)
+        x = _dyadic(rng, shape_x)
+        delta = _dyadic(rng, shape_delta)
     if spec.dtype == "float32":
         weight, bias, x, delta = (a.astype(np.float32) for a in (weight, bias, x, delta))
     return LayerCase(
@@ -250,19 +280,28 @@ _SIZE_CASES = (
 
 
 def _freeze(array: np.ndarray) -> None:
-    """Read-only, and so is every array it is a view of (``np.arange(...).reshape(...)`` is one): nothing
-    can change a case's inputs, which lets the sandbox runner recognise them by identity."""
+    """Read-only, and so is every array it is a view of (``np.arange(...).reshape(...)`` is one): a case's
+    inputs and expected values are computed once and must not change under anyone who holds them."""
     while isinstance(array, np.ndarray):
         array.flags.writeable = False
         array = array.base
 
 
 @cache
-def build_cases(seed: int) -> CaseSet:
-    """The full set of cases for a seed. Cached: expected values are computed once per process."""
+def _visible() -> tuple[tuple[LayerCase, ...], tuple[LayerCase, ...]]:
     forward, backward = _handout_cases()
+    for array in (a for case in (*forward, *backward) for a in case.inputs.values()):
+        _freeze(array)
+    return forward, backward
+
+
+@lru_cache(maxsize=256)
+def build_cases(seed: int) -> CaseSet:
+    """The full set of cases for a hidden-input seed (:meth:`grader.keys.HiddenKey.draw`). Cached, so that
+    grading the same file again (a regrade, a re-upload) computes its expected values once."""
+    forward, backward = _visible()
     rng = np.random.default_rng(seed)
     hidden = tuple(_hidden_case(spec, rng) for spec in _HIDDEN)
-    for array in (a for case in (*forward, *backward, *hidden) for a in case.inputs.values()):
+    for array in (a for case in hidden for a in case.inputs.values()):
         _freeze(array)
     return CaseSet(output_size=_SIZE_CASES, forward=forward + hidden, backward=backward + hidden)

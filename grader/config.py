@@ -1,4 +1,4 @@
-"""The grading config: rubric, tolerances, limits, hidden-case seed and visibility, in one TOML file.
+"""The grading config: rubric, tolerances, limits, where the hidden-case key lives, and visibility, in one TOML file.
 
 The defaults ship in ``grader/defaults.toml``. A user file passed with ``--config`` is merged over them key
 by key, so it only needs the values it changes; unknown keys are errors, so a typo never silently keeps a
@@ -71,13 +71,32 @@ class Tolerance(_Frozen):
     """Absolute tolerance, as in ``np.allclose``."""
 
 
+_GONE = {
+    "cpu_seconds": "a test's CPU allowance is now sized to its case: set `cpu_factor` and `cpu_min_seconds`",
+    "wall_seconds": "wall-clock limits are gone (they depended on the machine's load): `idle_seconds` catches sleeps",
+    "total_wall_seconds": "the per-submission wall budget is gone: each test has its own CPU allowance",
+    "seed": "hidden inputs are drawn per submission from a secret key: see `key_file` and CONV1D_HIDDEN_KEY",
+}
+
+
+def _refuse_gone_keys(data: Any) -> Any:
+    if isinstance(data, dict):
+        for key in data:
+            if key in _GONE:
+                raise ValueError(f"`{key}` is no longer a setting: {_GONE[key]}")
+    return data
+
+
 class LimitsConfig(_Frozen):
-    cpu_seconds: float = Field(gt=0)
-    """CPU time one test may use."""
-    wall_seconds: float = Field(gt=0)
-    """Wall time one test may take."""
-    total_wall_seconds: float = Field(gt=0)
-    """Wall time for a whole submission."""
+    cpu_factor: float = Field(gt=0)
+    """A test may use this many times the CPU time the slowest correct style (five nested Python loops) needs
+    on its case, as measured on the reference machine: the margin for slower machines and slower styles."""
+    cpu_min_seconds: float = Field(gt=0)
+    """The least CPU time any test may use, however small its case."""
+    load_cpu_seconds: float = Field(gt=0)
+    """CPU time compiling ``nn.py`` and running its top level may take."""
+    idle_seconds: float = Field(gt=0)
+    """Time a test may spend asleep or blocked (neither running nor waiting for a CPU)."""
     memory_mb: int = Field(gt=0)
     """Memory a submission may allocate on top of the interpreter."""
     max_processes: int = Field(gt=0)
@@ -90,17 +109,42 @@ class LimitsConfig(_Frozen):
     """Captured prints kept per test."""
     max_return_mb: int = Field(gt=0)
     """Largest array accepted back from one call."""
+    return_factor: float = Field(ge=1)
+    """Arrays accepted back from a whole submission: this many times the bytes of the right answers (as
+    float64). Bounds the grader's memory per grading, whatever the submission returns."""
     max_upload_bytes: int = Field(gt=0)
     """Largest ``nn.py`` accepted."""
 
-    def runner_limits(self) -> Limits:
-        """The subset the runner enforces (everything but the upload limit, which is checked before any run)."""
-        return Limits(**self.model_dump(exclude={"max_upload_bytes"}))
+    _refuse_gone = model_validator(mode="before")(_refuse_gone_keys)
+
+    def cpu_allowance(self, reference_seconds: float) -> float:
+        """The CPU time a test may use, given what the slowest correct style needs on its case."""
+        return max(self.cpu_min_seconds, self.cpu_factor * reference_seconds)
+
+    def runner_limits(self, max_return_bytes: int | None = None) -> Limits:
+        """What the runner enforces (every call carries its own CPU allowance; the upload limit is checked
+        before any run)."""
+        return Limits(
+            cpu_seconds=self.cpu_min_seconds,
+            load_cpu_seconds=self.load_cpu_seconds,
+            idle_seconds=self.idle_seconds,
+            memory_mb=self.memory_mb,
+            max_processes=self.max_processes,
+            max_file_mb=self.max_file_mb,
+            max_open_files=self.max_open_files,
+            output_bytes=self.output_bytes,
+            max_return_mb=self.max_return_mb,
+            max_return_bytes=max_return_bytes,
+        )
 
 
 class CasesConfig(_Frozen):
-    seed: int
-    """Seed of the hidden cases; change it to draw a new set of hidden values."""
+    key_file: str = ""
+    """File holding the secret the hidden inputs are drawn from (made on first use). Empty: the default place
+    (``~/.local/share/conv1d-grader/hidden.key``; the service's ``<data>/hidden.key``). The environment
+    variable ``CONV1D_HIDDEN_KEY``, when set, is the key itself and wins."""
+
+    _refuse_gone = model_validator(mode="before")(_refuse_gone_keys)
 
 
 class VisibilityConfig(_Frozen):
@@ -120,7 +164,7 @@ class Config(_Frozen):
     limits: LimitsConfig
     """Time, memory and size limits."""
     cases: CasesConfig
-    """How the hidden cases are drawn."""
+    """Where the secret the hidden cases are drawn from is kept."""
     visibility: VisibilityConfig
     """Which tests students see."""
 

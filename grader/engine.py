@@ -13,10 +13,11 @@ from grader.cases import build_cases
 from grader.config import Config, load_config
 from grader.errors import SubmissionError
 from grader.hints import diagnose
+from grader.keys import HiddenKey, load_key
 from grader.models import QuestionResult, Result
 from grader.runner import LoadOutcome, Runner, RunReport
-from grader.scoring import failure_text, plan_calls, score
-from grader.submission import FILENAME, Submission, checked_source
+from grader.scoring import expected_bytes, failure_text, plan_calls, score
+from grader.submission import FILENAME, Submission, checked_source, syntax_error_message
 
 REQUIRED_NAMES = ("get_conv1d_output_size", "Conv1d")
 
@@ -40,18 +41,21 @@ def grade(
     config: Config | None = None,
     *,
     runner: Runner | None = None,
+    key: HiddenKey | None = None,
 ) -> Result:
     """Grade one submission.
 
     Faults of the submission (not Python, a syntax error, a file that does not load) come back as a
     ``rejected`` result with a message for the student; only faults of the grader itself raise
-    (:class:`~grader.errors.GraderFault`).
+    (:class:`~grader.errors.GraderFault`). The hidden inputs are drawn from ``key`` (default: the config's
+    key file, see :func:`grader.keys.load_key`) and the file's bytes, so the verdict depends on nothing else.
     """
     started = time.perf_counter()
     if not isinstance(submission, Submission):
         submission = Submission.from_path(submission)
     config = config or load_config()
-    cases = build_cases(config.cases.seed)
+    seed, draw = (key or load_key(config.cases.key_file or None)).draw(submission.data)
+    cases = build_cases(seed)
 
     def result(
         status: Literal["graded", "rejected"],
@@ -69,6 +73,7 @@ def grade(
             execution_time=round(time.perf_counter() - started, 6),
             isolation=report.isolation if report else "",
             warnings=report.warnings if report else (),
+            hidden_draw=draw,
         )
 
     def rejected(messages: Sequence[str], report: RunReport | None = None) -> Result:
@@ -80,9 +85,10 @@ def grade(
     except SubmissionError as exc:
         return rejected([exc.message])
 
-    report = (runner or default_runner()).run(source, FILENAME, plan_calls(cases), config.limits.runner_limits())
+    limits = config.limits.runner_limits(int(config.limits.return_factor * expected_bytes(cases)) + (64 << 10))
+    report = (runner or default_runner()).run(source, FILENAME, plan_calls(cases, config.limits), limits)
     if report.load.status != "ok":
-        return rejected([load_failure_message(report.load)], report)
+        return rejected([load_failure_message(report.load, source, config)], report)
     messages = missing_name_messages(report.load.names)
     if len(messages) == len(REQUIRED_NAMES):
         return rejected(messages, report)
@@ -90,9 +96,22 @@ def grade(
     return result("graded", messages + starter_messages(report), questions, report)
 
 
-def load_failure_message(load: LoadOutcome) -> str:
+def load_failure_message(load: LoadOutcome, source: str, config: Config) -> str:
     """Why the module did not load, for the student."""
     failure = load.failure
+    if failure is not None and failure.where == "compile":
+        return syntax_error_message(source, failure.type, failure.message, failure.line)
+    if not load.compiled:
+        limits = config.limits
+        if load.status == "timeout":
+            return (
+                f"nn.py took too long to compile: more than {limits.load_cpu_seconds:g} s of CPU time before a line "
+                "of it ran. Hand in the nn.py you wrote, not generated code."
+            )
+        return (
+            f"nn.py could not be compiled within the sandbox's limits ({limits.memory_mb} MiB of memory): "
+            f"{load.detail or 'the process died'}. Hand in the nn.py you wrote, not generated code."
+        )
     if load.status == "timeout":
         return (
             f"nn.py did not finish loading ({load.detail or 'time limit'}). Code at the top level of the file "

@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from grader.config import Visibility
+from grader.keys import HiddenDraw
 
 TestStatus = Literal["passed", "failed", "error", "timeout", "crashed"]
 QuestionId = Literal["q1", "q2"]
@@ -124,6 +125,9 @@ class Result(_Frozen):
     """The isolation the submission ran under. Instructor-only."""
     warnings: tuple[str, ...] = ()
     """Operator warnings (e.g. degraded isolation). Instructor-only."""
+    hidden_draw: HiddenDraw | None = None
+    """How this submission's hidden inputs were drawn: with the deployment's key, what a regrade needs to
+    reproduce them. Instructor-only."""
 
     def question(self, question_id: QuestionId) -> QuestionResult:
         """The question with this id."""
@@ -148,4 +152,4 @@ class Result(_Frozen):
             )
             for q in self.questions
         )
-        return self.model_copy(update={"questions": questions, "isolation": "", "warnings": ()})
+        return self.model_copy(update={"questions": questions, "isolation": "", "warnings": (), "hidden_draw": None})

@@ -20,15 +20,17 @@ Op = Literal["output_size", "forward", "backward"]
 ``weight``/``bias`` and calls ``forward(x)``; ``backward`` does the same and then ``backward(delta)``."""
 
 CallStatus = Literal["ok", "error", "timeout", "crashed", "skipped"]
-"""``ok``: the call returned; ``error``: it raised; ``timeout``: it hit the CPU or wall limit and was killed;
-``crashed``: the process died (signal, ``os._exit``, memory); ``skipped``: not run (submission budget spent)."""
+"""``ok``: the call returned; ``error``: it raised; ``timeout``: it used up its CPU time or sat idle (asleep or
+blocked) past the idle limit and was killed; ``crashed``: the process died (signal, ``os._exit``, memory);
+``skipped``: not run (the submission's CPU cap was spent, e.g. by a module that is slow to load again after
+every crash)."""
 
 ValueKind = Literal[
     "ndarray", "ndarray_subclass", "list", "tuple", "int", "float", "bool", "none", "other", "too_large"
 ]
 """What a returned value was in the submission's process, before any conversion."""
 
-Where = Literal["import", "__init__", "forward", "backward", "get_conv1d_output_size", "runner"]
+Where = Literal["compile", "import", "__init__", "forward", "backward", "get_conv1d_output_size", "runner"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,10 @@ class Call:
     """For a ``backward`` call: also report its forward pass as an outcome of its own under this key (value
     ``out``), finished before backward starts. One process round trip then serves a forward test and a
     backward test on the same inputs, and a backward that hangs or crashes still leaves the forward result."""
+    cpu_seconds: float | None = None
+    """CPU time this call may use, sized to its case by the engine; None: ``Limits.cpu_seconds``."""
+    forward_cpu_seconds: float | None = None
+    """CPU time the forward stage of a call with a ``forward_key`` may use; None: ``Limits.cpu_seconds``."""
 
 
 @dataclass(frozen=True)
@@ -95,7 +101,9 @@ class CallOutcome:
     output: str = ""
     """What the submission printed during the call (stdout and stderr), truncated."""
     seconds: float = 0.0
-    """Wall time of the call."""
+    """Wall time of the call, as the submission's process measured it (shown to students, never a limit)."""
+    cpu_seconds: float | None = None
+    """CPU time the call used, measured from outside the sandbox where it could be (instructor diagnostics)."""
     detail: str = ""
     """The runner's own account for timeouts and crashes, e.g. ``killed by SIGSEGV`` or
     ``exceeded the 2 s CPU limit in backward``."""
@@ -111,18 +119,31 @@ class LoadOutcome:
     failure: Failure | None = None
     output: str = ""
     detail: str = ""
+    compiled: bool = True
+    """Whether the file compiled before the load ended: False when compiling it failed (a ``SyntaxError``) or
+    ran out of time or memory (a file built to be slow or huge to compile)."""
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Resource limits for running one submission."""
+    """Resource limits for running one submission.
+
+    Every time limit is decided by what the submission did, measured from outside its process: CPU time, and
+    idle time (time it was neither running nor waiting for a CPU). Neither depends on how busy the machine or
+    the grader is, so the same file gets the same verdict on a quiet machine and on a loaded one.
+    """
 
     cpu_seconds: float = 2.0
-    """CPU time one call may use."""
-    wall_seconds: float = 5.0
-    """Wall time one call may take (catches sleeps and blocking reads)."""
-    total_wall_seconds: float = 30.0
-    """Wall time for the whole submission; calls past it are ``skipped``."""
+    """CPU time a call may use when the call does not say (``Call.cpu_seconds``)."""
+    load_cpu_seconds: float = 2.0
+    """CPU time compiling the file and running its top level may take."""
+    idle_seconds: float = 0.3
+    """Time a call may spend neither running nor waiting for a CPU (asleep, or blocked on a read): correct
+    code never idles, so this catches sleeps and blocking reads quickly."""
+    total_cpu_seconds: float | None = None
+    """CPU time for the whole submission, loads after crashes included; calls past it are ``skipped``. None:
+    the sum of every call's allowance plus three loads, which only a module that is slow to load again after
+    each crash can reach (a hang costs its own call's allowance, never a later call's)."""
     memory_mb: int = 512
     """Memory the submission may allocate on top of the warm interpreter."""
     max_processes: int = 16
@@ -132,6 +153,9 @@ class Limits:
     """Captured prints kept per call."""
     max_return_mb: int = 64
     """Largest array accepted back from one call."""
+    max_return_bytes: int | None = None
+    """Bytes of arrays accepted back from the whole submission, counted while reading; an array past it is
+    refused unread. None: no cap beyond ``max_return_mb`` per array. Bounds the grader's memory per grading."""
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import numpy as np
 
 from grader.cases import OUTPUT_SIZE_TEST, CaseSet, LayerCase
 from grader.compare import compare_array, describe, scalar_value
-from grader.config import Config, Visibility
+from grader.config import Config, LimitsConfig, Visibility
 from grader.hints import Match
 from grader.models import QuestionResult, TestResult, TestStatus
 from grader.runner import Call, CallOutcome, Failure, Op, Returned
@@ -53,35 +53,33 @@ _VALUE_LABEL = {
 }
 
 
-_planned: dict[int, tuple[CaseSet, tuple[Call, ...]]] = {}
-
-
-def plan_calls(cases: CaseSet) -> tuple[Call, ...]:
-    """One call per output-size triple, per forward case and per backward case, in report order.
+def plan_calls(cases: CaseSet, limits: LimitsConfig) -> tuple[Call, ...]:
+    """One call per output-size triple, per forward case and per backward case, in report order, each with the
+    CPU time it may use, sized to its case (``limits.cpu_allowance`` of what the slowest correct style needs).
 
     A case used by both questions (every hidden case) is one backward call that also reports its forward
     pass: the same inputs, one round trip fewer, and the forward result survives a backward that hangs.
-    Made once per case set (which is itself made once per seed), so every grading hands the runner the same
-    calls, which it recognises without looking into them.
+    Visible cases come first, so whatever a submission prints during them is printed before it has seen a
+    hidden input.
     """
-    known = _planned.get(id(cases))
-    if known is not None and known[0] is cases:
-        return known[1]
-    calls = tuple(_plan(cases))
-    _planned[id(cases)] = (cases, calls)
-    return calls
-
-
-def _plan(cases: CaseSet) -> list[Call]:
     calls = [
-        Call(key=f"output_size/{i}", op="output_size", sizes=case.args) for i, case in enumerate(cases.output_size)
+        Call(key=f"output_size/{i}", op="output_size", sizes=case.args, cpu_seconds=limits.cpu_min_seconds)
+        for i, case in enumerate(cases.output_size)
     ]
     shared = {id(case) for case in cases.backward}
     for case in cases.forward:
         if id(case) in shared:
             continue
         inputs = {k: v for k, v in case.inputs.items() if k != "delta"}
-        calls.append(Call(key=f"forward/{case.name}", op="forward", layer=case.layer, arrays=inputs))
+        calls.append(
+            Call(
+                key=f"forward/{case.name}",
+                op="forward",
+                layer=case.layer,
+                arrays=inputs,
+                cpu_seconds=limits.cpu_allowance(case.forward_seconds),
+            )
+        )
     forward_keys = {id(case): f"forward/{case.name}" for case in cases.forward}
     calls.extend(
         Call(
@@ -90,10 +88,19 @@ def _plan(cases: CaseSet) -> list[Call]:
             layer=case.layer,
             arrays=case.inputs,
             forward_key=forward_keys.get(id(case)),
+            cpu_seconds=limits.cpu_allowance(case.backward_seconds),
+            forward_cpu_seconds=limits.cpu_allowance(case.forward_seconds),
         )
-        for case in cases.backward
+        for case in sorted(cases.backward, key=lambda case: not case.visible)
     )
-    return calls
+    return tuple(calls)
+
+
+def expected_bytes(cases: CaseSet) -> int:
+    """Bytes of every right answer as float64: what a correct submission sends back, give or take a dtype."""
+    forward = sum(case.expected_forward().size for case in cases.forward)
+    backward = sum(array.size for case in cases.backward for array in case.expected_backward().values())
+    return 8 * (forward + backward)
 
 
 def failure_text(failure: Failure) -> str:
@@ -109,9 +116,12 @@ def failure_text(failure: Failure) -> str:
     return f"{what} raised {failure.type}{line}{message}"
 
 
-def _status_text(outcome: CallOutcome, limits_note: str) -> str:
+def _status_text(outcome: CallOutcome) -> str:
     if outcome.status == "timeout":
-        return f"Timed out: {outcome.detail or limits_note}. Look for a loop that never ends or a slow bound."
+        return (
+            f"Timed out: {outcome.detail or 'it ran past its limit'}. The limit is many times what five nested "
+            "Python loops need on this case: look for a loop that never ends, or one whose bound is far too large."
+        )
     if outcome.status == "crashed":
         return (
             f"The process running your code died: {outcome.detail or 'no reason given'}. "
@@ -143,10 +153,6 @@ class _Scorer:
         self.hint = hint
         self.rtol = config.tolerance.rtol
         self.atol = config.tolerance.atol
-        limits = config.limits
-        self.limits_note = (
-            f"the limit is {limits.cpu_seconds:g} s of CPU time and {limits.wall_seconds:g} s of wall time"
-        )
 
     def outcome(self, key: str) -> CallOutcome:
         """The call's outcome; a call the runner never got to counts as an error with the reason why."""
@@ -173,7 +179,7 @@ class _Scorer:
             call = f"get_conv1d_output_size{case.args}"
             if outcome.status != "ok":
                 failures.append(outcome)
-                wrong.append(f"{call}: {_status_text(outcome, self.limits_note)}")
+                wrong.append(f"{call}: {_status_text(outcome)}")
                 continue
             returned = outcome.values.get("size", Returned(kind="none", type_name="builtins.NoneType"))
             if scalar_value(returned) == case.expected:
@@ -236,7 +242,7 @@ class _Scorer:
             return TestResult(
                 status=_STATUS[outcome.status],
                 score=0.0,
-                feedback=_status_text(outcome, self.limits_note) + context,
+                feedback=_status_text(outcome) + context,
                 **common,
             )
         returned = outcome.values.get(component, Returned(kind="none", type_name="builtins.NoneType"))

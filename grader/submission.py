@@ -1,10 +1,13 @@
-"""A submitted file and the checks made on it before anything runs."""
+"""A submitted file and the checks made on it before anything runs.
+
+The checks here are cheap and bounded by the upload limit (size, NUL bytes, UTF-8, a notebook by mistake):
+they run in the grader's process. Parsing and compiling the file are not: a file can be built to take
+seconds and gigabytes to compile, so that happens in the sandbox, under its limits, and a syntax error
+comes back from there as the load's failure (:func:`syntax_error_message`).
+"""
 
 from __future__ import annotations
 
-import functools
-import types
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,23 +47,22 @@ def _line_excerpt(source: str, line: int | None) -> str:
     return ""
 
 
-# Compile-time warnings about a submission's code (``"is" with a literal``...) are the student's business:
-# they must not land on the operator's console, once per file of a batch.
-warnings.filterwarnings("ignore", module=rf"{FILENAME.removesuffix('.py')}\Z")
-
-
-@functools.lru_cache(maxsize=64)
-def compile_submission(source: str) -> types.CodeType:
-    """The submission's code object, as the sandbox would compile it itself (no ``__future__`` flags of ours,
-    no ``-O``). Compiling is not running: nothing of the file executes here. Cached, so the syntax check and
-    the sandbox runner share one compilation, and the sandbox is spared its own."""
-    return compile(source, FILENAME, "exec", dont_inherit=True, optimize=0)
+def syntax_error_message(source: str, kind: str, message: str, line: int | None) -> str:
+    """What a student reads when the sandbox's compile of ``source`` raised ``kind``."""
+    if kind in ("MemoryError", "RecursionError"):
+        # The parser's and the compiler's guards against nesting deep enough to overflow the C stack.
+        return (
+            "nn.py nests expressions or blocks too deeply for Python to compile it. Split the deepest "
+            "expression into several statements."
+        )
+    where = f"line {line}" if line else "an unknown line"
+    return f"nn.py is not valid Python: {kind} at {where}: {message}.{_line_excerpt(source, line)}"
 
 
 def checked_source(submission: Submission, max_bytes: int) -> str:
     """The submission's text, or a :class:`~grader.errors.SubmissionError` naming what is wrong with it.
 
-    Nothing is executed: the syntax check only compiles.
+    Nothing is parsed or executed here; see the module's docstring.
     """
     data = submission.data
     if len(data) > max_bytes:
@@ -89,20 +91,4 @@ def checked_source(submission: Submission, max_bytes: int) -> str:
         raise SubmissionSyntaxError(
             "The file is a Jupyter notebook (.ipynb), not Python. Hand in mytorch/nn.py itself.", line=None
         )
-    try:
-        compile_submission(source)
-    except (MemoryError, RecursionError):
-        # The parser's and the compiler's guards against nesting deep enough to overflow the C stack.
-        raise SubmissionSyntaxError(
-            "nn.py nests expressions or blocks too deeply for Python to compile it. Split the deepest "
-            "expression into several statements.",
-            line=None,
-        ) from None
-    except SyntaxError as exc:
-        kind = type(exc).__name__
-        where = f"line {exc.lineno}" if exc.lineno else "an unknown line"
-        raise SubmissionSyntaxError(
-            f"nn.py is not valid Python: {kind} at {where}: {exc.msg}.{_line_excerpt(source, exc.lineno)}",
-            line=exc.lineno,
-        ) from None
     return source

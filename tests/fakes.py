@@ -50,6 +50,12 @@ class ScriptedRunner:
 
     def run(self, source: str, filename: str, calls: Sequence[Call], limits: object) -> RunReport:
         self.runs.append((source, list(calls)))
+        try:
+            compile(source, filename, "exec", dont_inherit=True)  # as the sandbox does, before anything runs
+        except (SyntaxError, MemoryError, RecursionError) as exc:
+            message, line = (str(exc.msg), exc.lineno) if isinstance(exc, SyntaxError) else (str(exc), None)
+            failure = Failure(where="compile", type=type(exc).__name__, message=message, line=line)
+            return RunReport(load=LoadOutcome(status="error", failure=failure, compiled=False), isolation="scripted")
         if self.load.status != "ok":
             return RunReport(load=self.load, isolation="scripted")
         return RunReport(load=self.load, calls=tuple(o for c in calls for o in self._outcomes(c)), isolation="scripted")

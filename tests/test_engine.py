@@ -11,6 +11,7 @@ import pytest
 
 from grader import Submission, grade, load_config
 from grader.cases import build_cases
+from grader.keys import load_key
 from grader.report import to_gradescope, to_json, to_markdown
 from grader.runner import Call, CallOutcome, Failure, LoadOutcome, Returned
 from tests.fakes import ScriptedRunner, array, correct, raising, right_values
@@ -33,7 +34,7 @@ def test_correct_outcomes_earn_full_marks():
 
 
 def test_every_hidden_situation_the_issue_names_is_a_case():
-    names = {c.name for c in build_cases(load_config().cases.seed).forward if not c.visible}
+    names = {c.name for c in build_cases(0).forward if not c.visible}
     assert {
         "stride_not_dividing",
         "stride_above_kernel",
@@ -116,12 +117,15 @@ def test_q2_components_are_scored_separately():
     assert {t.name.split(" ")[1] for t in q2.tests if t.status == "failed"} == {"(grad_bias)"}
 
 
-def test_syntax_error_is_rejected_with_its_line_without_running():
+def test_syntax_error_is_rejected_with_its_line_and_no_call_runs():
+    # The grader does not parse the file (that is the sandbox's work, under its limits): the runner's compile
+    # reports the error, and the engine words it.
     result, runner = run(data=b"import numpy as np\n\ndef f(:\n    pass\n")
     assert result.status == "rejected"
     assert result.score == 0
     assert "line 3" in result.messages[0]
-    assert runner.runs == []
+    assert "def f(:" in result.messages[0]
+    assert len(runner.runs) == 1
     assert all(t.status == "error" and "line 3" in t.feedback for t in result.tests())
 
 
@@ -133,9 +137,6 @@ def test_syntax_error_is_rejected_with_its_line_without_running():
         pytest.param("x = 'é'".encode("latin-1"), "not UTF-8", id="latin-1"),
         pytest.param(b"x = 1\n" * 300_000, "limit is 1,048,576 bytes", id="oversized"),
         pytest.param(b'{"cells": [], "nbformat": 4}', "Jupyter notebook", id="notebook"),
-        # Deep enough to overflow the parser's and the compiler's stacks: their guards raise, not crash.
-        pytest.param(b"x = " + b"-" * 200_000 + b"1\n", "too deeply", id="nested-expression"),
-        pytest.param(b"x = " + b"+".join([b"1"] * 200_000) + b"\n", "too deeply", id="long-sum"),
     ],
 )
 def test_bad_files_are_rejected_with_a_message_naming_the_problem(data: bytes, words: str):
@@ -143,6 +144,41 @@ def test_bad_files_are_rejected_with_a_message_naming_the_problem(data: bytes, w
     assert result.status == "rejected"
     assert words in result.messages[0]
     assert runner.runs == []
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        # Deep enough to overflow the parser's and the compiler's stacks: their guards raise, not crash.
+        pytest.param(b"x = " + b"-" * 200_000 + b"1\n", id="nested-expression"),
+        pytest.param(b"x = " + b"+".join([b"1"] * 200_000) + b"\n", id="long-sum"),
+    ],
+)
+def test_a_file_too_deep_to_compile_is_rejected_with_a_message(data: bytes):
+    result, _ = run(data=data)
+    assert result.status == "rejected"
+    assert "too deeply" in result.messages[0]
+
+
+@pytest.mark.parametrize(
+    ("load", "words"),
+    [
+        pytest.param(
+            LoadOutcome(status="timeout", detail="used up its 2 s of CPU time in compile", compiled=False),
+            "took too long to compile",
+            id="slow-compile",
+        ),
+        pytest.param(
+            LoadOutcome(status="crashed", detail="killed for going over the 512 MiB memory limit", compiled=False),
+            "could not be compiled within the sandbox's limits",
+            id="huge-compile",
+        ),
+    ],
+)
+def test_a_compile_cut_short_by_the_sandbox_is_a_clear_rejection(load: LoadOutcome, words: str):
+    result, _ = run(load=load)
+    assert result.status == "rejected"
+    assert words in result.messages[0]
 
 
 @pytest.mark.parametrize(
@@ -283,7 +319,8 @@ def test_no_hidden_expected_value_appears_in_a_public_result():
     result, _ = run(wrong_everywhere)
     public = json.loads(to_json(result))
     gradescope = {t["name"].split(": ")[-1]: t for t in to_gradescope(result)["tests"]}
-    cases = {c.test_name("backward"): c for c in build_cases(load_config().cases.seed).backward if not c.visible}
+    seed, _ = load_key().draw(SOURCE)
+    cases = {c.test_name("backward"): c for c in build_cases(seed).backward if not c.visible}
     checked = 0
     for test in (t for q in public["questions"] for t in q["tests"] if t["visibility"] != "visible"):
         assert test["diagnostics"] is None and test["output"] == ""
@@ -358,6 +395,6 @@ def test_markdown_report_carries_diagnostics_for_instructors_only():
 
 
 def test_right_values_helper_agrees_with_the_cases():
-    cases = build_cases(load_config().cases.seed)
+    cases = build_cases(0)
     call = Call(key="forward/1", op="forward", layer=cases.forward[0].layer, arrays=cases.forward[0].inputs)
     np.testing.assert_array_equal(right_values(call)["out"].array, cases.forward[0].expected_forward())

@@ -10,20 +10,18 @@ blobs the header declares, in order. An array is its raw C-order bytes, describe
 dtype string and a shape (never a pickle, never an object dtype). The grader-side twin of this format
 is ``grader.sandbox._protocol``.
 
-The calls' inputs never travel per submission: the zygote decodes the grader's plan (every call of a run
-and its arrays) once, every sandbox inherits it, and the one request a sandbox gets (load this source,
-then run these calls of the plan) names calls by index. The replies follow one another without waiting
-for the grader; a marker written to the output before each reply tells the grader which printed text
-belongs to which reply.
+The one request a sandbox gets carries what it needs: the source, and the calls to run on it with their
+inputs (each call its own copy, so writing into an input changes no later call). The replies follow one
+another without waiting for the grader; a marker written to the output before each reply tells the grader
+which printed text belongs to which reply. The zygote holds no inputs: a sandbox sees the inputs of its own
+submission's grading, drawn for that submission alone, and nothing of anyone else's.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import linecache
-import marshal
 import math
 import os
 import resource
@@ -50,8 +48,6 @@ _loads = json.loads
 _frombuffer = np.frombuffer
 _write = os.write
 _clock = time.perf_counter
-_marshal_loads = marshal.loads
-_MAGIC = importlib.util.MAGIC_NUMBER.hex()
 
 _LENGTH = struct.Struct(">I")
 _NUMERIC_KINDS = "biuf"
@@ -63,6 +59,8 @@ _CHUNK_BYTES = 16 << 20
 _ONE_SEND_BYTES = 1 << 20
 _HOLD_SECONDS = 0.005
 """Only the reply of a call quicker than this waits for the next one: a slow call's reply goes out at once."""
+_COMPILED = (lambda body: _LENGTH.pack(len(body)) + body)(_dumps({"op": "compiled", "blobs": []}).encode())
+"""The notice sent once the file has compiled, before its top level runs."""
 _INT64_MIN = -(1 << 63)
 _UINT64_MAX = (1 << 64) - 1
 
@@ -95,23 +93,19 @@ def _recv_message(sock: socket.socket) -> tuple[dict[str, Any], list[bytearray]]
 
 
 PlannedCall = tuple[dict[str, Any], dict[str, np.ndarray]]
-"""A call's header and its input arrays (read-only; each run gets copies)."""
+"""A call's header and its input arrays."""
 
 
-def decode_plan(data: bytes) -> list[PlannedCall]:
-    """The calls of a plan message (``_protocol.plan_payload``). Runs in the zygote, on the grader's bytes."""
-    (length,) = _LENGTH.unpack_from(data)
-    header = _loads(data[_LENGTH.size : _LENGTH.size + length])
-    offset = _LENGTH.size + length
-    sizes = iter(header["blobs"])
+def decode_calls(header: dict[str, Any], blobs: list[bytearray]) -> list[PlannedCall]:
+    """The calls of a load request (``_protocol.load_request``) with their inputs, one blob per array. The
+    request comes from the grader; each array is a view of its own blob, so no two calls share an input."""
+    sizes = iter(blobs)
     plan = []
     for call in header["calls"]:
         arrays = {}
         for spec in call["arrays"]:
-            size = next(sizes)
             count = math.prod(spec["shape"])
-            arrays[spec["name"]] = _frombuffer(data, spec["dtype"], count, offset).reshape(spec["shape"])
-            offset += size
+            arrays[spec["name"]] = _frombuffer(next(sizes), spec["dtype"], count).reshape(spec["shape"])
         plan.append((call, arrays))
     return plan
 
@@ -159,10 +153,13 @@ def _failure(where: str, exc: BaseException, filename: str) -> dict[str, Any]:
         type_name = type(exc).__name__[:_TYPE_NAME_CHARS]
     except BaseException:
         type_name = "<unnamed exception>"
+    message = _safe_str(exc, _MESSAGE_CHARS)
+    if isinstance(exc, SyntaxError) and isinstance(exc.msg, str):
+        message = exc.msg[:_MESSAGE_CHARS]  # without the "(nn.py, line N)" that str() adds
     return {
         "where": where,
         "type": type_name,
-        "message": _safe_str(exc, _MESSAGE_CHARS),
+        "message": message,
         "line": line,
         "traceback": text[-_TRACEBACK_CHARS:],
         "module": module,
@@ -248,10 +245,11 @@ def _stream_reply(sock: socket.socket, header: dict[str, Any], arrays: list[np.n
 class Harness:
     """Runs the submission's module and answers one request at a time over ``sock``."""
 
-    def __init__(self, sock: socket.socket, cpu_seconds: float, plan: list[PlannedCall]) -> None:
+    def __init__(self, sock: socket.socket, cpu_seconds: float, load_cpu_seconds: float) -> None:
         self._sock = sock
-        self._plan = plan
         self._cpu_seconds = cpu_seconds
+        """A call's CPU allowance when the call does not carry its own."""
+        self._load_cpu_seconds = load_cpu_seconds
         self._module: types.ModuleType | None = None
         self._filename = "nn.py"
         self._streams = (sys.stdout, sys.stderr)
@@ -261,7 +259,7 @@ class Harness:
         self._started = _clock()
 
     def serve(self) -> None:
-        """Load the module and run the calls the load request lists (one reply per stage, without waiting for
+        """Load the module and run the calls the load request carries (one reply per stage, without waiting for
         the grader in between). A sandbox serves one request: returning ends it, so its teardown overlaps
         the grader's reading of the last replies instead of waiting for the grader to ask for it."""
         try:
@@ -269,24 +267,20 @@ class Harness:
         except EOFError:
             return
         self._marker = header["marker"].encode()
-        # The grader's compilation of the source, if it is for this interpreter's bytecode.
-        code = _marshal_loads(bytes(blobs[0])) if blobs and header.get("magic") == _MAGIC else None
-        reply = self._load(header["source"], header["filename"], code)
+        plan = decode_calls(header, blobs)
+        reply = self._load(header["source"], header["filename"])
         self._answer(reply, [])
         if reply["status"] != "ok":
             return
-        then = header["then"]
-        for position, index in enumerate(then):
-            call, inputs = self._plan[index]
-            # Copies: a submission that writes into its inputs must not change a later call's.
-            reply, arrays = self._call(call, {name: array.copy() for name, array in inputs.items()})
-            following = then[position + 1] if position + 1 < len(then) else None
+        for position, (call, inputs) in enumerate(plan):
+            reply, arrays = self._call(call, inputs)
+            following = plan[position + 1][0] if position + 1 < len(plan) else None
             hold = (
                 header.get("group", False)
                 and call["call"] == "output_size"
                 and reply["seconds"] < _HOLD_SECONDS
                 and following is not None
-                and self._plan[following][0]["call"] == "output_size"
+                and following["call"] == "output_size"
             )
             self._answer(reply, arrays, hold=hold)
 
@@ -316,17 +310,20 @@ class Harness:
             with contextlib.suppress(BaseException):
                 stream.flush()
 
-    def _arm_cpu_limit(self) -> None:
-        """Backstop for the grader's own CPU watch: SIGXCPU shortly after this call's allowance."""
+    def _arm_cpu_limit(self, allowance: float | None) -> None:
+        """Backstop for the grader's own CPU watch: SIGXCPU shortly after this stage's allowance."""
         usage = resource.getrusage(resource.RUSAGE_SELF)
-        soft = math.ceil(usage.ru_utime + usage.ru_stime + self._cpu_seconds) + 1
+        seconds = self._cpu_seconds if allowance is None else allowance
+        soft = math.ceil(usage.ru_utime + usage.ru_stime + seconds) + 1
         current, hard = resource.getrlimit(resource.RLIMIT_CPU)
         if hard != resource.RLIM_INFINITY:
             soft = min(soft, hard)
         if soft != current:  # quick calls leave it where it was: no system call for them
             resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
 
-    def _load(self, source: str, filename: str, code: types.CodeType | None = None) -> dict[str, Any]:
+    def _load(self, source: str, filename: str) -> dict[str, Any]:
+        """Compile the file, say so, then run its top level. Compiling happens here, in the sandbox, under its
+        limits: a file built to be slow or huge to compile costs its own sandbox, never the grader."""
         self._filename = filename
         module = types.ModuleType("nn")
         module.__file__ = filename
@@ -334,9 +331,16 @@ class Harness:
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
         self._module = module
         reply: dict[str, Any] = {"op": "load", "status": "ok", "failure": None}
-        self._arm_cpu_limit()
+        self._arm_cpu_limit(self._load_cpu_seconds)
         try:
-            exec(code or compile(source, filename, "exec", dont_inherit=True), module.__dict__)
+            code = compile(source, filename, "exec", dont_inherit=True)
+        except BaseException as exc:  # SyntaxError, or nesting too deep for the parser (MemoryError, ...)
+            reply["status"], reply["failure"], reply["names"] = "error", _failure("compile", exc, filename), []
+            return reply
+        # The grader learns the file compiled, so that a load cut short from here on is blamed on the top level.
+        self._sock.sendall(_COMPILED)
+        try:
+            exec(code, module.__dict__)
         except BaseException as exc:
             reply["status"], reply["failure"] = "error", _failure("import", exc, filename)
         reply["names"] = self._names(module)
@@ -360,7 +364,7 @@ class Harness:
         values: dict[str, object] = {}
         failure = None
         self._started = _clock()
-        self._arm_cpu_limit()
+        self._arm_cpu_limit(header.get("forward_cpu") if forward_key is not None else header.get("cpu"))
         try:
             values = self._invoke(header, arrays, phase)
         except BaseException as exc:
@@ -424,7 +428,7 @@ class Harness:
             self._send(header["forward_key"], {"out": out}, None)
             phase.forward_reported = True
             self._started = _clock()
-            self._arm_cpu_limit()
+            self._arm_cpu_limit(header.get("cpu"))
         phase.where = "backward"
         dx = layer.backward(arrays["delta"])
         return {"dx": dx, "grad_weight": layer.grad_weight, "grad_bias": layer.grad_bias}

@@ -1,9 +1,9 @@
 """The grader's handle on one live sandbox: its channel, its output pipe, its status socket to the zygote.
 
-Every read and write here has a deadline. While waiting, the output pipe is drained (so a chatty
-submission never blocks or fills memory), the status socket is watched (so a crash is seen
-at once) and the sandbox's CPU time is read from /proc (so a CPU-bound call is stopped on CPU time,
-whatever the machine's load).
+Every read and write here is watched. While waiting, the output pipe is drained (so a chatty submission
+never blocks or fills memory), the status socket is watched (so a crash is seen at once), and the sandbox's
+CPU time and idle time are read from outside it (its cgroup, ``/proc``): a call is stopped for what it did,
+never for how long the machine or the grader took. A reply that is already waiting is on time.
 """
 
 from __future__ import annotations
@@ -22,13 +22,19 @@ from typing import Literal
 from grader.errors import SandboxUnavailable
 from grader.sandbox._protocol import LENGTH, Reply, parse_header_length, parse_reply
 
-_CHECK_INTERVAL = 0.05
+_CHECK_MS = 20
+"""How often a wait looks at the limits: a hang is caught within this of its allowance."""
 _EXIT_REPORT_SECONDS = 5.0
+START_SECONDS = 60.0
+"""How long the zygote may take to activate a sandbox (its pid unknown until then). Only a stuck zygote or an
+overloaded machine reaches it, so running out is the grader's fault, never the submission's."""
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 _READ_CHUNK = 1 << 16
 _DRAIN_CHUNKS = 16
 
-LimitKind = Literal["cpu", "wall", "budget"]
+LimitKind = Literal["cpu", "idle", "cap", "start"]
+"""``cpu``: the stage used its CPU allowance; ``idle``: it sat asleep or blocked past the idle limit; ``cap``: the
+submission's total CPU cap is spent; ``start``: the zygote did not activate the sandbox (a grader fault)."""
 
 
 class LimitExceeded(Exception):
@@ -42,10 +48,13 @@ class LimitExceeded(Exception):
 class SandboxDied(Exception):
     """The sandbox process ended (or closed its channel) before answering."""
 
-    def __init__(self, wait_status: int | None, how: str) -> None:
+    def __init__(self, wait_status: int | None, how: str, *, ready: bool = True) -> None:
         super().__init__(how)
         self.wait_status = wait_status
         self.how = how
+        self.ready = ready
+        """Whether the sandbox had finished its setup (the zygote's word, on a channel the submission cannot
+        write): a sandbox that died before that failed in trusted code, which is the grader's fault."""
 
     @property
     def signal_name(self) -> str | None:
@@ -70,34 +79,67 @@ def cpu_seconds_of(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
 
 
+def schedstat_of(pid: int) -> tuple[float, float] | None:
+    """Seconds the main thread of ``pid`` has run and has waited for a CPU (``/proc/<pid>/schedstat``); None
+    once it is gone. The rest of its life it was asleep or blocked: that is what the idle limit counts."""
+    try:
+        with open(f"/proc/{pid}/schedstat", "rb") as stat:
+            run, wait, _ = stat.read().split()
+    except (OSError, ValueError):
+        return None
+    return int(run) / 1e9, int(wait) / 1e9
+
+
 @dataclass
 class Watch:
-    """The limits of one exchange: CPU time (as ``cpu`` reads it), wall time, the submission's budget."""
+    """The limits of one stage (the load, or one call's forward or backward), measured from outside.
+
+    ``cpu`` reads the sandbox's CPU seconds (its cgroup's, or its process's), None until its pid is known; the
+    stage's allowance counts from the first reading. ``idle`` reads the main thread's run and wait times; idle
+    time is wall time in which it neither ran nor waited for a CPU, so a loaded machine (where the thread waits
+    for a CPU) never makes a call idle. ``cap`` is the ``cpu`` reading at which the submission's total CPU
+    is spent, if any.
+    """
 
     cpu: Callable[[], float | None]
     cpu_limit: float
-    wall_limit: float
-    budget_end: float
+    idle: Callable[[], tuple[float, float] | None]
+    idle_limit: float
+    cap: float | None = None
     started: float = field(default_factory=time.monotonic)
-    cpu_start: float = 0.0
+    cpu_start: float | None = None
+    _idle_base: tuple[float, float, float] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
-        self.cpu_start = self.cpu() or 0.0
+        self.cpu_start = self.cpu()
 
     def check(self) -> None:
-        now = time.monotonic()
-        if now >= self.budget_end:
-            raise LimitExceeded("budget")
-        if now - self.started >= self.wall_limit:
-            raise LimitExceeded("wall")
         used = self.cpu()
-        if used is not None and used - self.cpu_start >= self.cpu_limit:
+        if used is None:
+            if time.monotonic() - self.started >= START_SECONDS:
+                raise LimitExceeded("start")
+            return
+        if self.cpu_start is None:
+            self.cpu_start = used
+        if self.cap is not None and used >= self.cap:
+            raise LimitExceeded("cap")
+        if used - self.cpu_start >= self.cpu_limit:
             raise LimitExceeded("cpu")
+        self._check_idle()
 
-    def poll_ms(self) -> int:
+    def _check_idle(self) -> None:
         now = time.monotonic()
-        remaining = min(self.budget_end - now, self.started + self.wall_limit - now)
-        return max(0, min(int(remaining * 1000) + 1, int(_CHECK_INTERVAL * 1000)))
+        if self._idle_base is not None and now - self._idle_base[0] < self.idle_limit:
+            return  # not even the wall clock has run that long: no need to look
+        times = self.idle()
+        if times is None:
+            return
+        if self._idle_base is None:
+            self._idle_base = (now, *times)  # from the first look on: lenient by one check interval at most
+            return
+        wall0, run0, wait0 = self._idle_base
+        if (now - wall0) - (times[0] - run0) - (times[1] - wait0) >= self.idle_limit:
+            raise LimitExceeded("idle")
 
 
 class _Output:
@@ -199,6 +241,7 @@ class Sandbox:
         self._status = status
         self._output = _Output(output_fd, output_cap)
         self._exit: int | None = None
+        self._ready = True
         self._exited = False
         self._buffer = bytearray()
         channel.setblocking(False)
@@ -286,7 +329,7 @@ class Sandbox:
 
     def _wait(self, watch: Watch, event: int) -> None:
         self._poller.modify(self._channel, event)
-        ready = dict(self._poller.poll(watch.poll_ms()))
+        ready = dict(self._poller.poll(_CHECK_MS))
         if self._output.fd in ready and not self._output.drain():
             self._poller.unregister(self._output.fd)
         if self._status.fileno() in ready:
@@ -296,7 +339,15 @@ class Sandbox:
             # sent is in the channel by then (and may have arrived after this poll): that is read first.
             if self._exited and not self._unread():
                 raise self._died("the sandbox died")
-        watch.check()
+        if self._channel.fileno() in ready:
+            return  # the reply (or room to write) is there: on time, however late the grader looks
+        try:
+            watch.check()
+        except LimitExceeded:
+            # CPU read after the reply was sent may belong to the next call: a reply that is in is on time.
+            if event == select.POLLIN and self._unread():
+                return
+            raise
 
     def _unread(self) -> bool:
         """Whether the channel holds bytes not yet read (an end of stream is not one)."""
@@ -312,7 +363,7 @@ class Sandbox:
             return SandboxNotStarted("the zygote did not start the sandbox")
         if self._exited and self._exit is None:
             return ZygoteLost("the zygote died while the sandbox ran")
-        return SandboxDied(self._exit, how)
+        return SandboxDied(self._exit, how, ready=self._ready)
 
     def _read_exit(self, deadline: float) -> None:
         """Wait for the zygote's exit report; it comes once every process of the sandbox is gone."""
@@ -338,5 +389,6 @@ class Sandbox:
                 self._pid = int(report["pid"])
             else:
                 self._exit = int(report["exit"])
+                self._ready = bool(report.get("ready", False))
                 self._exited = True
         return got

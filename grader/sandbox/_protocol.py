@@ -10,21 +10,19 @@ was measured at ~25 µs per array each way for its ``ast``-parsed header: a quar
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import struct
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from grader.runner import Call, Failure, ValueKind, Where
+from grader.runner import Call, Failure, Limits, ValueKind, Where
 
 LENGTH = struct.Struct(">I")
-_MAGIC = importlib.util.MAGIC_NUMBER.hex()
-"""This interpreter's bytecode version: the harness runs the grader's compiled code only if it is its own."""
 MAX_HEADER_BYTES = 256 * 1024
 _MAX_DIMENSION = 1 << 40
 
@@ -71,6 +69,13 @@ class WireValue(_Strict):
     """Present when a blob with the array's bytes follows; blobs come in the order of the values."""
 
 
+class CompiledReply(_Strict):
+    """The file compiled; its top level runs next."""
+
+    op: Literal["compiled"]
+    blobs: Annotated[list[int], Field(max_length=0)]
+
+
 class LoadReply(_Strict):
     op: Literal["load"]
     status: Literal["ok", "error"]
@@ -90,7 +95,7 @@ class CallReply(_Strict):
     """The harness's own timing of the stage: shown to the student, never used for a limit."""
 
 
-Reply = LoadReply | CallReply
+Reply = CompiledReply | LoadReply | CallReply
 _REPLY = TypeAdapter[Reply](Annotated[Reply, Field(discriminator="op")])
 
 
@@ -100,25 +105,20 @@ def frame(header: Mapping[str, Any], blobs: list[bytes]) -> bytes:
     return b"".join([LENGTH.pack(len(body)), body, *blobs])
 
 
-def load_request(
-    source: str, filename: str, marker: str, then: Sequence[int], *, group: bool = False, code: bytes | None = None
-) -> bytes:
-    """Load ``source`` as module ``nn``; if that works, run the calls of the plan at indexes ``then``. The
-    harness writes ``marker`` to its output before each reply. With ``group``, the replies of consecutive
-    output-size calls (a single test, each call a trivial one) go out together, in one send. ``code`` is the
-    source already compiled by the grader (``marshal``, for this interpreter's bytecode version): the harness
-    runs it instead of compiling the source again, which it keeps for tracebacks."""
-    header = {"op": "load", "source": source, "filename": filename, "marker": marker, "then": list(then)}
-    if code is None:
-        return frame({**header, "group": group}, [])
-    return frame({**header, "group": group, "magic": _MAGIC}, [code])
+@dataclass(frozen=True)
+class EncodedCalls:
+    """A run's calls as the load request carries them: one JSON header each and their input arrays' bytes,
+    encoded once per grading and reused by every sandbox a restart needs."""
+
+    headers: tuple[dict[str, Any], ...]
+    blobs: tuple[tuple[bytes, ...], ...]
+    """Per call, its arrays' raw bytes in the order of its header's ``arrays``."""
 
 
-def plan_payload(calls: Sequence[Call]) -> bytes:
-    """Every call of a run with its input arrays, once: the zygote keeps it, each sandbox inherits it, and
-    a request then names calls by their index in the plan instead of shipping their arrays again."""
+def encode_calls(calls: Sequence[Call], limits: Limits) -> EncodedCalls:
+    """The header and input bytes of every call; only plain numeric arrays are ever sent."""
     headers: list[dict[str, Any]] = []
-    blobs: list[bytes] = []
+    blobs: list[tuple[bytes, ...]] = []
     for call in calls:
         names = sorted(call.arrays)
         arrays = [np.ascontiguousarray(call.arrays[name]) for name in names]
@@ -135,10 +135,27 @@ def plan_payload(calls: Sequence[Call]) -> bytes:
                 "layer": list(call.layer) if call.layer is not None else None,
                 "sizes": list(call.sizes) if call.sizes is not None else None,
                 "forward_key": call.forward_key,
+                "cpu": call.cpu_seconds if call.cpu_seconds is not None else limits.cpu_seconds,
+                "forward_cpu": call.forward_cpu_seconds if call.forward_cpu_seconds is not None else limits.cpu_seconds,
             }
         )
-        blobs.extend(a.tobytes() for a in arrays)
-    return frame({"op": "plan", "calls": headers}, blobs)
+        blobs.append(tuple(a.tobytes() for a in arrays))
+    return EncodedCalls(tuple(headers), tuple(blobs))
+
+
+def load_request(source: str, filename: str, marker: str, calls: EncodedCalls, first: int, *, group: bool) -> bytes:
+    """Compile and load ``source`` as module ``nn``; if that works, run the calls from index ``first`` on. The
+    harness writes ``marker`` to its output before each reply. With ``group``, the replies of consecutive
+    output-size calls (a single test, each call a trivial one) go out together, in one send."""
+    header = {
+        "op": "load",
+        "source": source,
+        "filename": filename,
+        "marker": marker,
+        "group": group,
+        "calls": list(calls.headers[first:]),
+    }
+    return frame(header, [blob for blobs in calls.blobs[first:] for blob in blobs])
 
 
 def parse_header_length(data: bytes) -> int:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import fcntl
-import marshal
 import os
 import secrets
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from functools import partial
 from pathlib import Path
@@ -24,19 +23,21 @@ from grader.sandbox._process import (
     Watch,
     ZygoteLost,
     cpu_seconds_of,
+    schedstat_of,
 )
 from grader.sandbox._protocol import (
     CallReply,
+    CompiledReply,
     LoadReply,
     ProtocolError,
     check_call_reply,
     decode_array,
+    encode_calls,
     load_request,
     scalar_for,
 )
-from grader.sandbox._zygote import CPU_LIMIT_EXIT, HARNESS_FAILED, SETUP_FAILED, seccomp_supported
+from grader.sandbox._zygote import CPU_LIMIT_EXIT, HARNESS_FAILED, seccomp_supported
 from grader.sandbox._zygote_client import SandboxStartError, Zygote, ZygoteInfo
-from grader.submission import FILENAME, compile_submission
 
 UID_BASE = 1_990_000
 """Sandboxes run as uids from ``UID_BASE`` up, one per concurrent sandbox on the host, so that
@@ -141,7 +142,7 @@ def _isolation(info: ZygoteInfo, cgroup: SandboxCgroup | None) -> tuple[str, tup
 
 
 class _Submission:
-    """One ``run()``: a sandbox (replaced after any timeout or crash), the calls, the budget."""
+    """One ``run()``: a sandbox (replaced after any timeout or crash), the calls, the submission's CPU cap."""
 
     def __init__(
         self,
@@ -162,10 +163,17 @@ class _Submission:
         self._source = source
         self._filename = filename
         self._limits = limits
+        self._encoded = encode_calls(calls, limits)
+        cap = limits.total_cpu_seconds
+        self._total_cpu = cap if cap is not None else _default_cap(calls, limits)
         cgroups = self._cgroup.procs_files if self._cgroup is not None else []
-        self._request = {"uid": uid, "limits": asdict(limits), "cgroups": cgroups}
-        self._code = _compiled(source, filename)
-        self._budget_end = time.monotonic() + limits.total_wall_seconds
+        request_limits = {**asdict(limits), "total_cpu_seconds": self._total_cpu}
+        self._request = {"uid": uid, "limits": request_limits, "cgroups": cgroups}
+        self._cpu_base = self._cgroup.cpu_seconds() if self._cgroup is not None else 0.0
+        """The group's CPU reading at the start: with cgroups, the cap is this plus the submission's total."""
+        self._cpu_spent = 0.0
+        """Without cgroups: the CPU of the sandboxes already ended (each process counts from zero)."""
+        self._received = 0
         self._sandbox: Sandbox | None = None
         self._grouped = True
         """Whether sandboxes send the replies of consecutive output-size calls together; off for the rest of
@@ -189,8 +197,11 @@ class _Submission:
         index = 0
         while index < len(calls):
             keys = [stage.key for stage in _stages(calls[index])]
-            if time.monotonic() >= self._budget_end:
-                detail = f"not run: the {self._limits.total_wall_seconds:g} s budget for this submission was spent"
+            if self._sandbox is None and not reload_failure and self._cap_spent():
+                detail = (
+                    f"not run: this submission used up its {self._total_cpu:.3g} s of CPU time (every test's "
+                    "allowance plus three loads); nn.py's top level runs again after every crash, so keep it quick"
+                )
                 outcomes.extend(CallOutcome(key, "skipped", detail=detail) for key in keys)
                 index += 1
                 continue
@@ -222,34 +233,37 @@ class _Submission:
 
     def _try_start(self, first: int, restart: bool) -> LoadOutcome:
         try:
-            self._sandbox = self._zygote.spawn(self._request, self._calls, self._limits.output_bytes, restart=restart)
+            self._sandbox = self._zygote.spawn(self._request, self._limits.output_bytes, restart=restart)
         except OSError as exc:
             raise SandboxStartError(f"no sandbox could be started: {exc}") from exc
         sandbox = self._sandbox
         marker = f"\0{secrets.token_hex(16)}\0"
         sandbox.expect_marker(marker.encode())
-        watch = self._watch(sandbox)
-        then = range(first, len(self._calls))
+        watch = self._watch(sandbox, self._limits.load_cpu_seconds)
+        compiled = False
         try:
-            request = load_request(self._source, self._filename, marker, then, group=self._grouped, code=self._code)
+            request = load_request(self._source, self._filename, marker, self._encoded, first, group=self._grouped)
             sandbox.send(request, watch)
             reply = sandbox.recv_reply(watch)
+            if isinstance(reply, CompiledReply):
+                compiled = True
+                reply = sandbox.recv_reply(watch)
             if not isinstance(reply, LoadReply):
                 raise ProtocolError(f"expected a load reply, got a {reply.op!r} reply")
         except (LimitExceeded, SandboxDied, ProtocolError) as exc:
-            if sandbox.pid is None and not (isinstance(exc, LimitExceeded) and exc.kind == "budget"):
-                # Not one instruction of the submission ran: the zygote is stuck, which is the grader's fault.
-                # (A submission whose budget ran out at a restart has had its time, whatever the zygote did.)
-                raise SandboxStartError("the zygote did not start a sandbox in time") from exc
-            status, detail = _trouble(exc, "import", self._limits, self._out_of_memory())
+            status, detail = self._trouble(exc, "import" if compiled else "compile")
             output = sandbox.take_output()
             self._stop()
-            return LoadOutcome(status="timeout" if status == "timeout" else "crashed", output=output, detail=detail)
+            return LoadOutcome(
+                status="timeout" if status == "timeout" else "crashed", output=output, detail=detail, compiled=compiled
+            )
+        failure = reply.failure.to_failure() if reply.failure else None
         return LoadOutcome(
             status=reply.status,
             names=tuple(reply.names),
-            failure=reply.failure.to_failure() if reply.failure else None,
+            failure=failure,
             output=sandbox.take_output(),
+            compiled=failure is None or failure.where != "compile",
         )
 
     def _collect(self, first: int) -> tuple[list[CallOutcome], int]:
@@ -258,18 +272,18 @@ class _Submission:
         that times out or crashes, which costs the sandbox; the calls after it are left for a fresh one.
 
         Each stage's limits count from the previous reply's arrival. When replies wait unread, a stage may
-        have started before that: the grader's reading lag (milliseconds) is added to its allowance, and the
-        harness's RLIMIT_CPU still stops it shortly after its own."""
+        have started before that, so a late reading only ever gives a stage more room, never less; and a
+        reply that is in is on time however late it is read."""
         sandbox = self._sandbox
         assert sandbox is not None
         outcomes: list[CallOutcome] = []
         count, stages, at = 0, [], 0
         started = time.monotonic()
-        watch = self._watch(sandbox)
         try:
             for count, index in enumerate(range(first, len(self._calls)), start=1):
                 stages = _stages(self._calls[index])
                 for at, stage in enumerate(stages):
+                    watch = self._watch(sandbox, _allowance(stage, self._limits))
                     reply = check_call_reply(sandbox.recv_reply(watch), stage)
                     values, intact = self._receive_values(sandbox, reply, watch)
                     outcomes.append(
@@ -280,6 +294,7 @@ class _Submission:
                             failure=reply.failure.to_failure() if reply.failure else None,
                             output=sandbox.take_output(),
                             seconds=min(reply.seconds, time.monotonic() - started),
+                            cpu_seconds=_used(watch),
                         )
                     )
                     if not intact:
@@ -287,7 +302,7 @@ class _Submission:
                         detail = "not run: an earlier value of this call was too large to receive"
                         outcomes += [CallOutcome(s.key, "crashed", detail=detail) for s in stages[at + 1 :]]
                         return outcomes, count
-                    started, watch = time.monotonic(), self._watch(sandbox)
+                    started = time.monotonic()
         except (LimitExceeded, SandboxDied, ProtocolError) as exc:
             pending = stages[at:]
             stage = pending[0]
@@ -297,7 +312,7 @@ class _Submission:
                 self._grouped = False
                 self._stop()
                 return outcomes, count - 1
-            status, detail = _trouble(exc, _PHASE[stage.op], self._limits, self._out_of_memory())
+            status, detail = self._trouble(exc, _PHASE[stage.op], _allowance(stage, self._limits))
             output = sandbox.take_output()
             self._stop()
             # The stage that was running gets the verdict; a backward stage that never started shares it.
@@ -311,8 +326,8 @@ class _Submission:
 
     def _lost_held_replies(self, index: int, exc: Exception) -> bool:
         """Whether the sandbox may have been holding this call's reply (and later ones) when it failed: only
-        an output-size call followed by another holds its reply, and only a crash or a hang loses it (an
-        exhausted budget is final either way)."""
+        an output-size call followed by another holds its reply, and only a crash or a hang loses it (a spent
+        CPU cap is final either way)."""
         following = self._calls[index + 1] if index + 1 < len(self._calls) else None
         return (
             self._grouped
@@ -320,12 +335,14 @@ class _Submission:
             and following is not None
             and following.op == "output_size"
             and not isinstance(exc, ProtocolError)
-            and not (isinstance(exc, LimitExceeded) and exc.kind == "budget")
+            and not (isinstance(exc, LimitExceeded) and exc.kind == "cap")
         )
 
     def _receive_values(self, sandbox: Sandbox, reply: CallReply, watch: Watch) -> tuple[dict[str, Returned], bool]:
-        """Decode the reply's values; False if an oversized array was refused unread (the stream is lost)."""
+        """Decode the reply's values; False if an array was refused unread (the stream is then lost). An array
+        is refused when it is over the per-array limit or would take the submission past its total."""
         cap = self._limits.max_return_mb << 20
+        total = self._limits.max_return_bytes
         sizes = iter(reply.blobs)
         values: dict[str, Returned] = {}
         intact = True
@@ -342,35 +359,99 @@ class _Submission:
                 note = f"declared {size:,} bytes, over the {self._limits.max_return_mb} MiB limit"
                 values[value.name] = Returned("too_large", value.type_name, note=note)
                 intact = False
+            elif total is not None and self._received + size > total:
+                note = (
+                    f"declared {size:,} bytes, past the {total:,} bytes this submission may return in all "
+                    "(a few times the size of the right answers)"
+                )
+                values[value.name] = Returned("too_large", value.type_name, note=note)
+                intact = False
             else:
+                self._received += size
                 array = decode_array(value.array, sandbox.recv_exact(size, watch))
                 values[value.name] = Returned(value.kind, value.type_name, array=array, note=value.note)
         return values, intact
 
-    def _watch(self, sandbox: Sandbox) -> Watch:
-        limits = self._limits
-        cpu = self._cgroup.cpu_seconds if self._cgroup is not None else partial(_process_cpu_seconds, sandbox)
-        return Watch(cpu, limits.cpu_seconds, limits.wall_seconds, self._budget_end)
+    def _watch(self, sandbox: Sandbox, cpu_limit: float) -> Watch:
+        cpu: Callable[[], float | None]
+        if self._cgroup is not None:
+            cpu, cap = self._cgroup.cpu_seconds, self._cpu_base + self._total_cpu
+        else:
+            cpu, cap = partial(_process_cpu_seconds, sandbox), self._total_cpu - self._cpu_spent
+        return Watch(cpu, cpu_limit, partial(_schedstat, sandbox), self._limits.idle_seconds, cap)
+
+    def _cap_spent(self) -> bool:
+        if self._cgroup is not None:
+            return self._cgroup.cpu_seconds() - self._cpu_base >= self._total_cpu
+        return self._cpu_spent >= self._total_cpu
 
     def _out_of_memory(self) -> bool:
         """Whether the kernel's OOM killer has acted in this sandbox's group since the run began."""
         return self._cgroup is not None and self._cgroup.oom_kills() > self._oom_kills
 
+    def _trouble(self, exc: Exception, phase: str, allowance: float | None = None) -> tuple[str, str]:
+        """Status and the runner's account for a stage that did not produce a reply. The one place that
+        decides "the grader's fault" (raised) or "a verdict on the submission" (returned)."""
+        if isinstance(exc, LimitExceeded) and exc.kind == "start":
+            raise SandboxStartError("the zygote did not start a sandbox in time")
+        if isinstance(exc, SandboxDied) and not exc.ready:
+            # Setup runs before any submission code, and only it can leave the sandbox not ready.
+            raise SandboxStartError(f"the sandbox could not be set up (see the grader's stderr) before {phase}")
+        limits = self._limits
+        seconds = limits.load_cpu_seconds if allowance is None else allowance
+        if isinstance(exc, LimitExceeded):
+            account = {
+                "cpu": f"used up its {seconds:.3g} s of CPU time",
+                "idle": f"sat idle (asleep or blocked) for {limits.idle_seconds:g} s",
+                "cap": f"ran out of the submission's {self._total_cpu:.3g} s of CPU time",
+            }[exc.kind]
+            return "timeout", f"{account} in {phase}"
+        if isinstance(exc, SandboxDied):
+            signal_name = exc.signal_name
+            if signal_name == "SIGKILL" and self._out_of_memory():
+                return "crashed", f"killed for going over the {limits.memory_mb} MiB memory limit in {phase}"
+            if signal_name is not None:
+                return "crashed", f"killed by {signal_name} in {phase}"
+            if exc.wait_status is not None and os.WIFEXITED(exc.wait_status):
+                code = os.WEXITSTATUS(exc.wait_status)
+                if code == HARNESS_FAILED:
+                    return "crashed", f"the sandbox's harness failed in {phase}"
+                if code == CPU_LIMIT_EXIT:
+                    return "timeout", f"used up its {seconds:.3g} s of CPU time in {phase} (RLIMIT_CPU)"
+                return "crashed", f"the process exited with status {code} in {phase}"
+            return "crashed", f"{exc.how} in {phase}"
+        return "crashed", f"the sandbox sent a malformed reply in {phase}: {exc}"
+
     def _stop(self) -> None:
         if self._sandbox is not None:
+            if self._cgroup is None:
+                self._cpu_spent += _process_cpu_seconds(self._sandbox) or 0.0
             self._sandbox.close()
             self._sandbox = None
 
 
-def _compiled(source: str, filename: str) -> bytes | None:
-    """The grader's compilation of the source (shared with the engine's syntax check), for the sandbox to run
-    rather than compile again; None if it does not compile here, and the sandbox then reports why."""
-    if filename != FILENAME:
+def _allowance(stage: Call, limits: Limits) -> float:
+    """The CPU time a stage may use: its own, sized to its case by the engine, or the default."""
+    return stage.cpu_seconds if stage.cpu_seconds is not None else limits.cpu_seconds
+
+
+def _default_cap(calls: Sequence[Call], limits: Limits) -> float:
+    """Every stage's allowance plus three loads: hangs alone never reach it (each costs its own allowance)."""
+    stages = sum(_allowance(stage, limits) for call in calls for stage in _stages(call))
+    return stages + 3 * limits.load_cpu_seconds
+
+
+def _used(watch: Watch) -> float | None:
+    """The CPU a stage used, as far as the grader saw (later calls' CPU may be in it when it read late)."""
+    if watch.cpu_start is None:
         return None
-    try:
-        return marshal.dumps(compile_submission(source))
-    except Exception:  # SyntaxError, or nesting too deep: the sandbox's own compile says it to the student
-        return None
+    now = watch.cpu()
+    return None if now is None else round(max(0.0, now - watch.cpu_start), 6)
+
+
+def _schedstat(sandbox: Sandbox) -> tuple[float, float] | None:
+    pid = sandbox.pid
+    return schedstat_of(pid) if pid is not None else None
 
 
 def _process_cpu_seconds(sandbox: Sandbox) -> float | None:
@@ -384,7 +465,8 @@ def _stages(call: Call) -> list[Call]:
     if call.forward_key is None:
         return [call]
     inputs = {name: array for name, array in call.arrays.items() if name != "delta"}
-    return [Call(call.forward_key, "forward", layer=call.layer, arrays=inputs), call]
+    forward = Call(call.forward_key, "forward", layer=call.layer, arrays=inputs, cpu_seconds=call.forward_cpu_seconds)
+    return [forward, call]
 
 
 def _configured(cgroup: SandboxCgroup | None, limits: Limits) -> SandboxCgroup | None:
@@ -396,35 +478,6 @@ def _configured(cgroup: SandboxCgroup | None, limits: Limits) -> SandboxCgroup |
     except OSError:
         return None
     return cgroup
-
-
-def _trouble(exc: Exception, phase: str, limits: Limits, out_of_memory: bool) -> tuple[str, str]:
-    """Status and the runner's account for a call that did not produce a reply."""
-    if isinstance(exc, LimitExceeded):
-        account = {
-            "cpu": f"exceeded the {limits.cpu_seconds:g} s CPU limit",
-            "wall": f"exceeded the {limits.wall_seconds:g} s wall-clock limit",
-            "budget": f"ran out of the submission's {limits.total_wall_seconds:g} s total budget",
-        }[exc.kind]
-        return "timeout", f"{account} in {phase}"
-    if isinstance(exc, SandboxDied):
-        signal_name = exc.signal_name
-        if signal_name == "SIGKILL" and out_of_memory:
-            return "crashed", f"killed for going over the {limits.memory_mb} MiB memory limit in {phase}"
-        if signal_name is not None:
-            return "crashed", f"killed by {signal_name} in {phase}"
-        if exc.wait_status is not None and os.WIFEXITED(exc.wait_status):
-            code = os.WEXITSTATUS(exc.wait_status)
-            if code == HARNESS_FAILED:
-                return "crashed", f"the sandbox's harness failed in {phase}"
-            if code == SETUP_FAILED:
-                # Setup runs before any submission code: this is the grader's fault, not a verdict.
-                raise SandboxStartError(f"the sandbox could not be set up (see the grader's stderr) before {phase}")
-            if code == CPU_LIMIT_EXIT:
-                return "timeout", f"exceeded the {limits.cpu_seconds:g} s CPU limit in {phase} (RLIMIT_CPU)"
-            return "crashed", f"the process exited with status {code} in {phase}"
-        return "crashed", f"{exc.how} in {phase}"
-    return "crashed", f"the sandbox sent a malformed reply in {phase}: {exc}"
 
 
 def _load_account(load: LoadOutcome) -> str:

@@ -11,16 +11,19 @@ Process tree::
       └── ...
 
 A few sandboxes wait as standbys, forked with their filesystem view built, so that a grading does not
-wait for namespaces and mounts. A run's request (uid, limits, cgroups, plan) and descriptors activate
+wait for namespaces and mounts. A run's request (uid, limits, cgroups) and descriptors activate
 one: the zygote puts it in the run's cgroups, it drops to the uid and its limits, and only then loads the
 submission. The zygote reports the sandbox's host pid and, later, how it ended on a status socket only
 the grader holds; when the grader closes that socket, the zygote kills the sandbox. Because the sandbox
 is PID 1 of its namespace, its death makes the kernel kill every process it started, daemons included.
 The zygote supervises every sandbox from one poll loop, so a sandbox costs one fork.
 
-The zygote also keeps each run's plan (``_harness.decode_plan``): the calls and their inputs, which every
-sandbox inherits. Inputs are not secret (every sandbox is sent all of them in a full run); the expected
-values never leave the grader.
+The zygote holds no grading's inputs: each sandbox gets its calls and their inputs from the grader, in its
+one request, so a sandbox sees nothing of another submission's grading. The expected values never leave
+the grader.
+
+Whether a sandbox's setup succeeded travels on its activation socket, which the sandbox closes before any
+submission code runs: a submission cannot fake a setup failure (the grader's fault) with an exit status.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import gc
 import importlib.util
 import json
 import linecache
+import math
 import os
 import platform
 import resource
@@ -253,7 +257,7 @@ def _limit_resources(limits: dict[str, Any]) -> None:
     """Limits that hold for the sandbox and everything it starts; the last step before its code runs."""
     with open("/proc/self/statm") as statm:
         baseline = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-    cpu_hard = int(limits["total_wall_seconds"]) + int(limits["cpu_seconds"]) + 2
+    cpu_hard = math.ceil(limits["total_cpu_seconds"]) + 2
     for name, value in (
         (resource.RLIMIT_AS, baseline + (limits["memory_mb"] << 20)),
         (resource.RLIMIT_NPROC, limits["max_processes"]),
@@ -373,9 +377,13 @@ def _wire_descriptors(channel_fd: int, output_fd: int) -> None:
     os.closerange(CHANNEL_FD + 1, 1 << 20)
 
 
-def _sandbox(config: dict[str, Any], activation: socket.socket, harness: ModuleType, plans: dict[int, Any]) -> None:
+_READY = b"ready"
+"""What a sandbox sends on its activation socket when its setup is done, just before the submission loads."""
+
+
+def _sandbox(config: dict[str, Any], activation: socket.socket, harness: ModuleType) -> None:
     """Body of the sandbox process: enter its filesystem view ahead of need, wait to be activated with a
-    run's request and descriptors, confine itself, then serve the harness's one request and end."""
+    run's request and descriptors, confine itself, say it is ready, then serve the harness's one request."""
     try:
         _die_with_the_zygote()
         if config["namespaces"]:
@@ -387,10 +395,8 @@ def _sandbox(config: dict[str, Any], activation: socket.socket, harness: ModuleT
         message, fds, _, _ = socket.recv_fds(activation, 1 << 16, 2)
         if not message or len(fds) != 2:
             os._exit(0)  # dropped from the standby pool before any use
-        activation.close()
         request = json.loads(message)
         limits = request["limits"]
-        plan = plans[request["plan"]]
         if config["namespaces"]:
             # The zygote has put this process in the run's cgroups before forwarding the request.
             _size_scratch(limits)
@@ -402,7 +408,8 @@ def _sandbox(config: dict[str, Any], activation: socket.socket, harness: ModuleT
             os._exit(0)  # the zygote died before the line above: nobody would ever end this sandbox
         os.close(config["alive"])
         _limit_resources(limits)
-        _wire_descriptors(fds[0], fds[1])
+        activation.send(_READY)
+        _wire_descriptors(fds[0], fds[1])  # closes the activation socket: the submission cannot write to it
         # Line by line, so what a student printed before a hang or a crash still reaches their report.
         sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
         sys.stderr.reconfigure(line_buffering=True)  # type: ignore[union-attr]
@@ -410,7 +417,7 @@ def _sandbox(config: dict[str, Any], activation: socket.socket, harness: ModuleT
         traceback.print_exc()
         os._exit(SETUP_FAILED)
     try:
-        harness.Harness(socket.socket(fileno=CHANNEL_FD), limits["cpu_seconds"], plan).serve()
+        harness.Harness(socket.socket(fileno=CHANNEL_FD), limits["cpu_seconds"], limits["load_cpu_seconds"]).serve()
     except BaseException:
         # The submission broke the harness's own code (it shares the process): say so, distinctly,
         # even if it broke the traceback module too.
@@ -426,7 +433,8 @@ class _Child:
         self.pid = pid
         self.pidfd = os.pidfd_open(pid)
         self.activation = activation
-        """The standby's end of its activation socket; closed once it is activated or retired."""
+        """The zygote's end of the sandbox's activation socket: the request goes out on it, and the sandbox's
+        word that its setup is done comes back on it. Closed when the sandbox ends or is retired."""
         self.scratch = scratch
         self.status: socket.socket | None = None
 
@@ -435,17 +443,13 @@ class _Supervisor:
     """Forks sandboxes, keeps a few as standbys, activates them for runs, and ends them.
 
     Setting up namespaces and mounts takes milliseconds; done ahead in a standby, it is off the path of
-    every grading. A standby forked before a plan arrived cannot run it, so a new plan retires them all.
-    A run's sandbox is killed when the grader closes (or shuts down) its status socket, and its end is
+    every grading. A run's sandbox is killed when the grader closes (or shuts down) its status socket, and its end is
     reported there once every process of it is gone; the zygote never waits on a sandbox otherwise.
     """
 
-    def __init__(
-        self, config: dict[str, Any], harness: ModuleType, plans: dict[int, Any], control: socket.socket
-    ) -> None:
+    def __init__(self, config: dict[str, Any], harness: ModuleType, control: socket.socket) -> None:
         self._config = config
         self._harness = harness
-        self._plans = plans
         self._control = control
         self._standbys: list[_Child] = []
         self._running: dict[int, _Child] = {}
@@ -486,13 +490,7 @@ class _Supervisor:
             shutil.rmtree(self._config["workdir"], ignore_errors=True)
             return False
         request = json.loads(message)
-        if request["op"] == "plan" and len(fds) == 1:
-            with os.fdopen(fds.pop(), "rb") as payload:
-                self._plans[request["id"]] = self._harness.decode_plan(payload.read())
-            for stale in set(self._plans) - set(request["keep"]):
-                del self._plans[stale]
-            self.retire()
-        elif request["op"] == "spawn" and len(fds) == 3 and request["plan"] in self._plans:
+        if request["op"] == "spawn" and len(fds) == 3:
             self._activate(request, fds)
             fds = []
         for fd in fds:
@@ -524,7 +522,6 @@ class _Supervisor:
                 socket.send_fds(child.activation, [json.dumps(request).encode()], [channel, output])
         os.close(channel)
         os.close(output)
-        child.activation.close()
         self._tell(child, {"pid": child.pid})
         if setup_failed:
             os.waitpid(child.pid, 0)
@@ -559,7 +556,13 @@ class _Supervisor:
         os.close(child.pidfd)
         if child.scratch is not None:
             shutil.rmtree(child.scratch, ignore_errors=True)
-        self._tell(child, {"exit": wait_status})
+        # The sandbox is gone, so whatever it sent on its activation socket is there to read now.
+        try:
+            ready = child.activation.recv(16, socket.MSG_DONTWAIT) == _READY
+        except OSError:
+            ready = False
+        child.activation.close()
+        self._tell(child, {"exit": wait_status, "ready": ready})
         if child.status is not None:
             child.status.close()
 
@@ -580,12 +583,11 @@ class _Supervisor:
             child.status.send(json.dumps(message).encode())
 
     def retire(self) -> None:
-        """End every standby: they were forked with plans that are now out of date (or the grader left)."""
+        """End every standby (the grader left)."""
         for child in self._standbys:
             self._kill(child)
             os.waitpid(child.pid, 0)  # trusted code, alone in its namespace: quick to die
             self._finish(child, 0)
-            child.activation.close()
         self._standbys.clear()
 
     def _fork(self) -> bool:
@@ -605,7 +607,7 @@ class _Supervisor:
             for low, high in zip([2, *keep], [*keep, 1 << 20], strict=True):
                 os.closerange(low + 1, high)
             try:
-                _sandbox(self._config, child_end, self._harness, self._plans)
+                _sandbox(self._config, child_end, self._harness)
             finally:
                 os._exit(0)
         if namespaces:
@@ -675,20 +677,22 @@ def _warm_up(harness: ModuleType) -> None:
     np.random.normal(0, 1, (2, 2))
 
     arrays = {"weight": np.ones((2, 1, 2)), "bias": np.ones(2), "x": np.ones((1, 1, 4)), "delta": np.ones((1, 2, 3))}
-    plan = [
-        ({"key": "size", "call": "output_size", "sizes": [4, 2, 1]}, {}),
-        ({"key": "forward", "call": "forward", "layer": [1, 2, 2, 1]}, arrays),
-        ({"key": "backward", "call": "backward", "layer": [1, 2, 2, 1], "forward_key": "forward/"}, arrays),
+    specs = [{"name": name, "dtype": array.dtype.str, "shape": list(array.shape)} for name, array in arrays.items()]
+    calls = [
+        {"key": "size", "call": "output_size", "sizes": [4, 2, 1], "arrays": [], "cpu": 1.0},
+        {"key": "forward", "call": "forward", "layer": [1, 2, 2, 1], "arrays": specs[:3], "cpu": 1.0},
+        {"key": "backward", "call": "backward", "layer": [1, 2, 2, 1], "arrays": specs, "forward_key": "forward/"},
     ]
-    request = json.dumps(
-        {"source": _STUB_SUBMISSION, "filename": "nn.py", "marker": "", "then": [0, 1, 2], "blobs": []}
-    )
+    blobs = [array.tobytes() for array in arrays.values()]
+    blobs = blobs[:3] + blobs
+    header = {"source": _STUB_SUBMISSION, "filename": "nn.py", "marker": "", "calls": calls}
+    request = json.dumps({**header, "blobs": [len(blob) for blob in blobs]}).encode()
     cpu_limit = resource.getrlimit(resource.RLIMIT_CPU)
     for _ in range(10):  # past the interpreter's warm-up counters
         ours, theirs = socket.socketpair()
         with ours, theirs:
-            ours.sendall(struct.pack(">I", len(request)) + request.encode())
-            harness.Harness(theirs, 1.0, plan).serve()
+            ours.sendall(struct.pack(">I", len(request)) + request + b"".join(blobs))
+            harness.Harness(theirs, 1.0, 1.0).serve()
     resource.setrlimit(resource.RLIMIT_CPU, cpu_limit)  # each call armed the limit on this process
     sys.modules.pop("nn", None)
     linecache.cache.pop("nn.py", None)
@@ -725,7 +729,7 @@ def main() -> None:
     # Only the zygote holds the write end: its sandboxes see the read end at end-of-file once it is gone.
     config["alive"], alive = os.pipe()
     control.send(json.dumps({"namespaces": config["namespaces"], "reason": reason}).encode())
-    _Supervisor(config, harness, {}, control).serve()
+    _Supervisor(config, harness, control).serve()
     os.close(alive)
 
 

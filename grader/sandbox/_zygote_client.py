@@ -12,23 +12,16 @@ import sys
 import tempfile
 import threading
 import time
-from collections import OrderedDict
-from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from grader.errors import SandboxUnavailable
-from grader.runner import Call
 from grader.sandbox._layout import numpy_site_dir, sandbox_layout
 from grader.sandbox._process import Sandbox
-from grader.sandbox._protocol import plan_payload
 
 _ZYGOTE_SCRIPT = Path(__file__).with_name("_zygote.py")
 _HARNESS = Path(__file__).with_name("_harness.py")
-_PLANS_KEPT = 8
 _START_SECONDS = 30.0
 _SPAWN_SECONDS = 10.0
 # What NumPy needs and nothing else: one BLAS thread keeps each sandbox's threads and address space small.
@@ -61,17 +54,11 @@ class Zygote:
         self._process: subprocess.Popen[bytes] | None = None
         self._control: socket.socket | None = None
         self._workdir: str | None = None
-        self._plans: OrderedDict[Hashable, tuple[int, Sequence[Call]]] = OrderedDict()
-        self._next_plan = 0
-        self._last: tuple[Sequence[Call], Hashable] | None = None
-        """The calls of the last plan and their key."""
         self.info: ZygoteInfo | None = None
 
-    def spawn(
-        self, request: dict[str, Any], calls: Sequence[Call], output_cap: int, *, restart: bool = False
-    ) -> Sandbox:
-        """A new sandbox that can run ``calls`` (by index), returned as soon as the zygote has the request: the
-        caller may write to it at once. The zygote is (re)started first if it is not running, or if ``restart``.
+    def spawn(self, request: dict[str, Any], output_cap: int, *, restart: bool = False) -> Sandbox:
+        """A new sandbox, returned as soon as the zygote has the request: the caller may write its load request
+        to it at once. The zygote is (re)started first if it is not running, or if ``restart``.
         If the zygote then cannot start it, the sandbox's first wait raises ``SandboxNotStarted``."""
         for attempt in range(2):
             channel, channel_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -79,7 +66,7 @@ class Zygote:
             output_fd, output_child = os.pipe()
             fds = [channel_child.fileno(), output_child, status_child.fileno()]
             try:
-                sent = self._send(request, calls, fds, restart or attempt > 0)
+                sent = self._send(request, fds, restart or attempt > 0)
             except BaseException:
                 channel.close()
                 status.close()
@@ -108,53 +95,18 @@ class Zygote:
         with self._lock:
             self._stop()
 
-    def _send(self, request: dict[str, Any], calls: Sequence[Call], fds: list[int], restart: bool) -> bool:
+    def _send(self, request: dict[str, Any], fds: list[int], restart: bool) -> bool:
         with self._lock:
             if restart:
                 self._stop()
             self._ensure_started()
             assert self._control is not None
             try:
-                # Under the same lock as the spawn: the plan is in the zygote that forks the sandbox.
-                message = {**request, "op": "spawn", "plan": self._plan(calls)}
-                socket.send_fds(self._control, [json.dumps(message).encode()], fds)
+                socket.send_fds(self._control, [json.dumps({**request, "op": "spawn"}).encode()], fds)
             except OSError:
                 self._stop()  # dead zygote: the caller's retry starts a new one
                 return False
             return True
-
-    def _plan(self, calls: Sequence[Call]) -> int:
-        """The zygote's id for this plan, sending it first if the zygote does not have it yet."""
-        if self._last is not None and self._last[0] is calls:
-            key = self._last[1]  # the very same calls again (every grading of a batch): no need to look inside
-        else:
-            key = _plan_key(calls)
-            # Only a plan of read-only arrays is the same plan whenever it is the same object.
-            self._last = (calls, key) if isinstance(calls, tuple) and _all_frozen(calls) else None
-        known = self._plans.get(key)
-        if known is not None:
-            self._plans.move_to_end(key)
-            return known[0]
-        plan_id = self._next_plan
-        self._next_plan += 1
-        # Held with its id so that the arrays' ids in the key cannot be reused by other arrays.
-        self._plans[key] = (plan_id, calls)
-        while len(self._plans) > _PLANS_KEPT:
-            self._plans.popitem(last=False)
-        assert self._control is not None
-        # A memfd: a plan is larger than one control message may be.
-        payload = os.memfd_create("conv1d-plan", os.MFD_CLOEXEC)
-        try:
-            os.write(payload, plan_payload(calls))
-            os.lseek(payload, 0, os.SEEK_SET)
-            message = {"op": "plan", "id": plan_id, "keep": [kept for kept, _ in self._plans.values()]}
-            socket.send_fds(self._control, [json.dumps(message).encode()], [payload])
-        except OSError:
-            del self._plans[key]
-            raise
-        finally:
-            os.close(payload)
-        return plan_id
 
     def _ensure_started(self) -> ZygoteInfo:
         if self._process is not None and self._process.poll() is None and self.info is not None:
@@ -211,42 +163,4 @@ class Zygote:
         if self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)  # in case the zygote could not
             self._workdir = None
-        self._plans.clear()
-        self._last = None
         self.info = None
-
-
-def _plan_key(calls: Sequence[Call]) -> Hashable:
-    """Equal for the same calls on the same inputs. A read-only array (every case's) counts by identity, which
-    costs nothing; a writable one by its bytes, since its owner could change it between runs."""
-
-    def array_key(array: Any) -> Hashable:
-        if _frozen(array):
-            return id(array)
-        plain = np.ascontiguousarray(array)
-        return (plain.dtype.str, plain.shape, plain.tobytes())
-
-    return tuple(
-        (
-            call.key,
-            call.op,
-            call.layer,
-            call.sizes,
-            call.forward_key,
-            tuple((name, array_key(array)) for name, array in sorted(call.arrays.items())),
-        )
-        for call in calls
-    )
-
-
-def _all_frozen(calls: Sequence[Call]) -> bool:
-    return all(_frozen(array) for call in calls for array in call.arrays.values())
-
-
-def _frozen(array: Any) -> bool:
-    """Whether nobody can change this array's values: read-only, and so is every array it views."""
-    while isinstance(array, np.ndarray):
-        if array.flags.writeable:
-            return False
-        array = array.base
-    return array is None or isinstance(array, bytes)
