@@ -208,9 +208,11 @@ class _Submission:
             if self._sandbox is None and not reload_failure:
                 reload = self._start(index)
                 if reload.status != "ok":
+                    self._stop()
+                    if self._cap_spent():
+                        continue  # the cap, not the module, stopped it: the calls left are skipped as such
                     # Once is enough: a module that loads only the first time fails every later call alike.
                     reload_failure = f"the module did not load again after a restart: {_load_account(reload)}"
-                    self._stop()
             if reload_failure:
                 outcomes.extend(CallOutcome(key, "crashed", detail=reload_failure) for key in keys)
                 index += 1
@@ -375,7 +377,7 @@ class _Submission:
     def _watch(self, sandbox: Sandbox, cpu_limit: float) -> Watch:
         cpu: Callable[[], float | None]
         if self._cgroup is not None:
-            cpu, cap = self._cgroup.cpu_seconds, self._cpu_base + self._total_cpu
+            cpu, cap = partial(_group_cpu_seconds, sandbox, self._cgroup), self._cpu_base + self._total_cpu
         else:
             cpu, cap = partial(_process_cpu_seconds, sandbox), self._total_cpu - self._cpu_spent
         return Watch(cpu, cpu_limit, partial(_schedstat, sandbox), self._limits.idle_seconds, cap)
@@ -447,6 +449,11 @@ def _used(watch: Watch) -> float | None:
         return None
     now = watch.cpu()
     return None if now is None else round(max(0.0, now - watch.cpu_start), 6)
+
+
+def _group_cpu_seconds(sandbox: Sandbox, cgroup: SandboxCgroup) -> float | None:
+    """The group's CPU reading once the sandbox is in it (its pid is reported after the zygote put it there)."""
+    return cgroup.cpu_seconds() if sandbox.pid is not None else None
 
 
 def _schedstat(sandbox: Sandbox) -> tuple[float, float] | None:

@@ -23,8 +23,8 @@ os.environ["CONV1D_GRADER_API_TOKEN"] = FAKE_TOKEN
 
 LIMITS = Limits(
     cpu_seconds=1.0,
-    wall_seconds=3.0,
-    total_wall_seconds=20.0,
+    load_cpu_seconds=1.0,
+    idle_seconds=0.5,
     memory_mb=256,
     max_processes=16,
     max_file_mb=8,
