@@ -116,12 +116,21 @@ def failure_text(failure: Failure) -> str:
     return f"{what} raised {failure.type}{line}{message}"
 
 
+_TIMEOUT_ADVICE = {
+    "CPU time": (
+        "The limit is many times what five nested Python loops need on this case: look for a loop that never "
+        "ends, or one whose bound is far too large."
+    ),
+    "idle": "Correct code never waits: remove sleeps, input() and waiting on other processes or threads.",
+    "printed more than": "Remove the prints inside your loops.",
+}
+
+
 def _status_text(outcome: CallOutcome) -> str:
     if outcome.status == "timeout":
-        return (
-            f"Timed out: {outcome.detail or 'it ran past its limit'}. The limit is many times what five nested "
-            "Python loops need on this case: look for a loop that never ends, or one whose bound is far too large."
-        )
+        detail = outcome.detail or "it ran past its limit"
+        advice = next((text for words, text in _TIMEOUT_ADVICE.items() if words in detail), "")
+        return f"Stopped: {detail}. {advice}".rstrip()
     if outcome.status == "crashed":
         return (
             f"The process running your code died: {outcome.detail or 'no reason given'}. "

@@ -9,13 +9,16 @@ never for how long the machine or the grader took. A reply that is already waiti
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import select
 import signal
 import socket
+import struct
+import termios
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -32,9 +35,15 @@ _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 _READ_CHUNK = 1 << 16
 _DRAIN_CHUNKS = 16
 
-LimitKind = Literal["cpu", "idle", "cap", "start"]
+LimitKind = Literal["cpu", "idle", "cap", "output", "start"]
 """``cpu``: the stage used its CPU allowance; ``idle``: it sat asleep or blocked past the idle limit; ``cap``: the
-submission's total CPU cap is spent; ``start``: the zygote did not activate the sandbox (a grader fault)."""
+submission's total CPU cap is spent; ``output``: it printed more than ``MAX_STAGE_OUTPUT`` without replying;
+``start``: the zygote did not activate the sandbox (a grader fault)."""
+MAX_STAGE_OUTPUT = 16 << 20
+"""Printed bytes a stage may produce (all but ``output_bytes`` of them dropped unread by anyone): past this, the
+stage is a flood, stopped rather than drained for as long as its CPU allowance lasts."""
+_PIPE_BYTES = 1 << 20
+"""The output pipe's capacity asked for: prints rarely fill it, so a writer is rarely blocked on the grader."""
 
 
 class LimitExceeded(Exception):
@@ -79,15 +88,23 @@ def cpu_seconds_of(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
 
 
-def schedstat_of(pid: int) -> tuple[float, float] | None:
-    """Seconds the main thread of ``pid`` has run and has waited for a CPU (``/proc/<pid>/schedstat``); None
-    once it is gone. The rest of its life it was asleep or blocked: that is what the idle limit counts."""
-    try:
-        with open(f"/proc/{pid}/schedstat", "rb") as stat:
-            run, wait, _ = stat.read().split()
-    except (OSError, ValueError):
-        return None
-    return int(run) / 1e9, int(wait) / 1e9
+def task_progress(pids: Iterable[int]) -> dict[int, float]:
+    """Seconds each thread of these processes has spent running or waiting for a CPU (its ``schedstat``).
+    The rest of a thread's life it was asleep or blocked: that is what the idle limit counts."""
+    progress: dict[int, float] = {}
+    for pid in pids:
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue  # gone meanwhile
+        for tid in tids:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/schedstat", "rb") as stat:
+                    run, wait, _ = stat.read().split()
+            except (OSError, ValueError):
+                continue
+            progress[int(tid)] = (int(run) + int(wait)) / 1e9
+    return progress
 
 
 @dataclass
@@ -95,23 +112,30 @@ class Watch:
     """The limits of one stage (the load, or one call's forward or backward), measured from outside.
 
     ``cpu`` reads the sandbox's CPU seconds (its cgroup's, or its process's), None until its pid is known; the
-    stage's allowance counts from the first reading. ``idle`` reads the main thread's run and wait times; idle
-    time is wall time in which it neither ran nor waited for a CPU, so a loaded machine (where the thread waits
-    for a CPU) never makes a call idle. ``cap`` is the ``cpu`` reading at which the submission's total CPU
-    is spent, if any.
+    stage's allowance counts from the first reading. ``tasks`` reads, per thread of the sandbox, the time it
+    ran or waited for a CPU. The sandbox is idle when no thread of it did either: the wall time not covered
+    by the busiest thread's progress (nor by the CPU the sandbox used, for threads that ended). A loaded
+    machine, where threads wait for a CPU, never makes a call idle. ``cap`` is the ``cpu`` reading at which
+    the submission's total CPU is spent, if any.
     """
 
     cpu: Callable[[], float | None]
     cpu_limit: float
-    idle: Callable[[], tuple[float, float] | None]
+    tasks: Callable[[], dict[int, float] | None]
     idle_limit: float
     cap: float | None = None
     started: float = field(default_factory=time.monotonic)
     cpu_start: float | None = None
-    _idle_base: tuple[float, float, float] | None = field(default=None, init=False)
+    _idle_base: tuple[float, float, dict[int, float]] | None = field(default=None, init=False)
+    _waited_on_grader: float = field(default=0.0, init=False)
 
     def __post_init__(self) -> None:
         self.cpu_start = self.cpu()
+
+    def grader_was_behind(self, seconds: float) -> None:
+        """The sandbox may have been blocked on the grader (its output pipe was full) for ``seconds``: that is
+        the grader's time, never idleness of the submission's."""
+        self._waited_on_grader += seconds
 
     def check(self) -> None:
         used = self.cpu()
@@ -125,20 +149,25 @@ class Watch:
             raise LimitExceeded("cap")
         if used - self.cpu_start >= self.cpu_limit:
             raise LimitExceeded("cpu")
-        self._check_idle()
+        self._check_idle(used)
 
-    def _check_idle(self) -> None:
+    def _check_idle(self, used: float) -> None:
         now = time.monotonic()
-        if self._idle_base is not None and now - self._idle_base[0] < self.idle_limit:
-            return  # not even the wall clock has run that long: no need to look
-        times = self.idle()
-        if times is None:
-            return
         if self._idle_base is None:
-            self._idle_base = (now, *times)  # from the first look on: lenient by one check interval at most
+            tasks = self.tasks()
+            if tasks is not None:
+                # From the first look on (one check interval into the stage at most): lenient by that much.
+                self._idle_base = (now, used, tasks)
             return
-        wall0, run0, wait0 = self._idle_base
-        if (now - wall0) - (times[0] - run0) - (times[1] - wait0) >= self.idle_limit:
+        wall0, cpu0, tasks0 = self._idle_base
+        elapsed, ran = now - wall0, used - cpu0
+        if elapsed - ran < self.idle_limit:
+            return  # the sandbox was on a CPU for most of it: no need to look closer
+        tasks = self.tasks()
+        if tasks is None:
+            return
+        progress = max([ran, *(seconds - tasks0.get(tid, 0.0) for tid, seconds in tasks.items())])
+        if elapsed - progress - self._waited_on_grader >= self.idle_limit:
             raise LimitExceeded("idle")
 
 
@@ -160,6 +189,8 @@ class _Output:
         self._kept = bytearray()
         self._dropped = 0
         self._done: list[str] = []
+        self.unclaimed = 0
+        """Bytes read since the last reply was taken: a stage's whole output, kept or dropped."""
 
     def expect(self, marker: bytes) -> None:
         self._marker = marker
@@ -174,6 +205,7 @@ class _Output:
                 return True
             if not chunk:
                 return False
+            self.unclaimed += len(chunk)
             self._feed(chunk)
             if len(chunk) < _READ_CHUNK:
                 return True  # the pipe was emptied: what comes later is read on the next wake-up
@@ -185,6 +217,7 @@ class _Output:
 
     def take(self) -> str:
         """What was printed up to the next marker, or (with no marker in) everything printed so far."""
+        self.unclaimed = 0
         if self._done:
             return self._done.pop(0)
         self._keep(self._tail)
@@ -218,6 +251,13 @@ class _Output:
         return text
 
 
+def _unread_bytes(fd: int) -> int:
+    try:
+        return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]
+    except OSError:
+        return 0
+
+
 class SandboxNotStarted(SandboxUnavailable):
     """The zygote closed the sandbox's status socket without starting it (it could not fork, or it died)."""
 
@@ -240,6 +280,10 @@ class Sandbox:
         self._channel = channel
         self._status = status
         self._output = _Output(output_fd, output_cap)
+        with contextlib.suppress(OSError):  # the default 64 KiB holds too: the grader just drains more often
+            fcntl.fcntl(output_fd, fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
+        self._pipe_full = fcntl.fcntl(output_fd, fcntl.F_GETPIPE_SZ) - select.PIPE_BUF
+        self._last_wake = time.monotonic()
         self._exit: int | None = None
         self._ready = True
         self._exited = False
@@ -330,8 +374,13 @@ class Sandbox:
     def _wait(self, watch: Watch, event: int) -> None:
         self._poller.modify(self._channel, event)
         ready = dict(self._poller.poll(_CHECK_MS))
-        if self._output.fd in ready and not self._output.drain():
-            self._poller.unregister(self._output.fd)
+        now = time.monotonic()
+        if self._output.fd in ready:
+            if _unread_bytes(self._output.fd) >= self._pipe_full:
+                watch.grader_was_behind(now - self._last_wake)  # a writer may have been blocked on us since
+            if not self._output.drain():
+                self._poller.unregister(self._output.fd)
+        self._last_wake = now
         if self._status.fileno() in ready:
             self._read_status()
             # A sandbox ends itself after its last reply, and a crash may follow a reply at once: the exit
@@ -342,6 +391,8 @@ class Sandbox:
         if self._channel.fileno() in ready:
             return  # the reply (or room to write) is there: on time, however late the grader looks
         try:
+            if self._output.unclaimed > MAX_STAGE_OUTPUT:
+                raise LimitExceeded("output")
             watch.check()
         except LimitExceeded:
             # CPU read after the reply was sent may belong to the next call: a reply that is in is on time.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import secrets
@@ -16,6 +17,7 @@ from grader.errors import SandboxUnavailable
 from grader.runner import Call, CallOutcome, Limits, LoadOutcome, Returned, RunReport, Where
 from grader.sandbox._cgroup import SandboxCgroup
 from grader.sandbox._process import (
+    MAX_STAGE_OUTPUT,
     LimitExceeded,
     Sandbox,
     SandboxDied,
@@ -23,7 +25,7 @@ from grader.sandbox._process import (
     Watch,
     ZygoteLost,
     cpu_seconds_of,
-    schedstat_of,
+    task_progress,
 )
 from grader.sandbox._protocol import (
     CallReply,
@@ -380,7 +382,7 @@ class _Submission:
             cpu, cap = partial(_group_cpu_seconds, sandbox, self._cgroup), self._cpu_base + self._total_cpu
         else:
             cpu, cap = partial(_process_cpu_seconds, sandbox), self._total_cpu - self._cpu_spent
-        return Watch(cpu, cpu_limit, partial(_schedstat, sandbox), self._limits.idle_seconds, cap)
+        return Watch(cpu, cpu_limit, partial(_tasks, sandbox, self._cgroup), self._limits.idle_seconds, cap)
 
     def _cap_spent(self) -> bool:
         if self._cgroup is not None:
@@ -406,6 +408,7 @@ class _Submission:
                 "cpu": f"used up its {seconds:.3g} s of CPU time",
                 "idle": f"sat idle (asleep or blocked) for {limits.idle_seconds:g} s",
                 "cap": f"ran out of the submission's {self._total_cpu:.3g} s of CPU time",
+                "output": f"printed more than {MAX_STAGE_OUTPUT >> 20} MiB without returning",
             }[exc.kind]
             return "timeout", f"{account} in {phase}"
         if isinstance(exc, SandboxDied):
@@ -456,9 +459,17 @@ def _group_cpu_seconds(sandbox: Sandbox, cgroup: SandboxCgroup) -> float | None:
     return cgroup.cpu_seconds() if sandbox.pid is not None else None
 
 
-def _schedstat(sandbox: Sandbox) -> tuple[float, float] | None:
+def _tasks(sandbox: Sandbox, cgroup: SandboxCgroup | None) -> dict[int, float] | None:
+    """Each thread's progress (:func:`task_progress`) of every process of the sandbox: its group's, or its own
+    process's where there is no group. None until the sandbox's pid is known."""
     pid = sandbox.pid
-    return schedstat_of(pid) if pid is not None else None
+    if pid is None:
+        return None
+    pids: list[int | str] = [pid]
+    if cgroup is not None:
+        with contextlib.suppress(OSError):
+            pids = Path(cgroup.procs_files[0]).read_text().split()
+    return task_progress(int(p) for p in pids)
 
 
 def _process_cpu_seconds(sandbox: Sandbox) -> float | None:

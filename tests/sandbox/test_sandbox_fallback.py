@@ -58,4 +58,4 @@ def test_unprivileged_grader_falls_back_loudly_and_still_limits(tmp_path: Path) 
     cwd_line = next(line for line in seen["snoop_output"].splitlines() if line.startswith("CWD"))
     assert cwd_line.endswith("[]") and "/sandbox-" in cwd_line  # an empty scratch directory of its own
     assert f"NPROC {LIMITS.max_processes}" in seen["snoop_output"]
-    assert seen["hog"] == ["timeout", "exceeded the 0.5 s CPU limit in backward"]
+    assert seen["hog"] == ["timeout", "used up its 0.5 s of CPU time in backward"]

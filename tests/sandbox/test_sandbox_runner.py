@@ -257,7 +257,8 @@ def test_a_module_that_never_finishes_loading_times_out(runner: SandboxRunner) -
     assert (spinning.load.status, spinning.load.detail) == ("timeout", "used up its 1 s of CPU time in import")
     assert spinning.load.output == "training...\n" and spinning.calls == ()  # printed before the hang: kept
     assert spinning.load.compiled
-    assert (sleeping.load.status, sleeping.load.detail) == ("timeout", "sat idle (asleep or blocked) for 0.5 s in import")
+    idle = "sat idle (asleep or blocked) for 0.5 s in import"
+    assert (sleeping.load.status, sleeping.load.detail) == ("timeout", idle)
 
 
 def test_replies_sent_while_the_grader_reads_the_zygotes_reports_are_not_lost(

@@ -1,4 +1,4 @@
-"""Prints 100 MB to stdout and stderr, then returns a plain answer."""
+"""Prints 100 MB to stdout and stderr, then would return a plain answer."""
 
 import sys
 
