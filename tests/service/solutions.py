@@ -48,5 +48,9 @@ assert BUGGY != CORRECT
 
 
 def slow(seconds: float) -> str:
-    """The correct solution, taking ``seconds`` to import (a stand-in for a slow submission)."""
-    return f"import time\ntime.sleep({seconds})\n" + CORRECT
+    """The correct solution, spending ``seconds`` of CPU time on import (a stand-in for a slow submission). CPU,
+    not a sleep: sleeping is idleness, which the sandbox stops at once; keep it under the 2 s load limit."""
+    return (
+        f"import time\n_started = time.process_time()\nwhile time.process_time() - _started < {seconds}:\n"
+        "    pass\n" + CORRECT
+    )

@@ -25,14 +25,14 @@ def test_a_submission_accepted_before_a_kill_is_graded_after_restart(tmp_path: P
     data, log = tmp_path / "data", tmp_path / "server.log"
     server = start_server(data, log, CONV1D_WORKERS="1", CONV1D_WAIT_SECONDS="0")
     try:
-        grading = _post(server.url, slow(2.5), "kim")
+        grading = _post(server.url, slow(1.5), "kim")
         waiting = _post(server.url, CORRECT, "lee")
         assert grading.status_code == waiting.status_code == 202
         deadline = time.monotonic() + 10
         while httpx.get(f"{server.url}/submissions/{grading.json()['id']}").json()["status"] != "running":
             assert time.monotonic() < deadline, "never started grading"
             time.sleep(0.05)
-        time.sleep(0.5)  # inside the submission's sleep: mid-grade
+        time.sleep(0.5)  # inside the submission's slow import: mid-grade
         server.kill()
         with pytest.raises(httpx.TransportError):
             httpx.get(f"{server.url}/healthz", timeout=1)
