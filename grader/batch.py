@@ -27,30 +27,64 @@ class Entry:
     result: Result | None
     error: str | None = None
 
-    def row(self) -> dict[str, str]:
+    def row(self, folder: Path | None = None) -> dict[str, str]:
+        """The gradebook row, with ``source``: the file's path inside the batch ``folder`` (the path as given
+        without one), so that a row can always be traced back to the file it grades."""
+        source = self.path
+        if folder is not None and self.path.is_relative_to(folder):
+            source = self.path.relative_to(folder)
+        row = {"submission": self.name, "source": readable(source.as_posix())}
         if self.result is not None:
-            return gradebook_row(self.result)
-        return {"submission": self.name, "q1": "", "q2": "", "score": "", "max_score": "", "status": "grader-error"}
+            return row | gradebook_row(self.result)
+        return row | {"q1": "", "q2": "", "score": "", "max_score": "", "status": "grader-error"}
 
 
-def discover(folder: str | Path) -> list[tuple[str, Path]]:
-    """``(name, path)`` for every ``*.py`` in ``folder`` and every ``folder/*/nn.py`` handin, sorted.
+def readable(name: str) -> str:
+    """A file name as text that can be shown and written anywhere: bytes that are not UTF-8 (which Python
+    keeps as lone surrogates, which no UTF-8 file, JSON or terminal accepts) become ``\\xff`` escapes."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
 
-    Names are the file stem or the handin folder; a clash (``alice.py`` and ``alice/nn.py``) gets a suffix so
-    no row of the gradebook overwrites another.
+
+Clashes = Callable[[str, Sequence[tuple[str, Path]]], None]
+"""Told, for each name several submissions would share, the name and every ``(new name, path)``."""
+
+
+def discover(folder: str | Path, on_clash: Clashes | None = None) -> list[tuple[str, Path]]:
+    """``(name, path)`` for every ``*.py`` in ``folder`` and every ``folder/*/nn.py`` handin, sorted by name.
+
+    Names are the file stem or the handin folder (see :func:`readable`). Where two submissions would share a
+    name (``bob.py`` and ``bob/nn.py``), each is named after its path instead, ``/`` written ``~`` (``bob.py``
+    and ``bob~nn.py``), so that no row of the gradebook or report overwrites another and the name itself says
+    which file it is; ``on_clash`` hears of each such clash, so that the instructor does too.
     """
     folder = Path(folder)
     if not folder.is_dir():
         raise GraderError(f"{folder} is not a folder")
-    found = [(p.stem, p) for p in folder.glob("*.py") if p.is_file()]
-    found += [(p.parent.name, p) for p in folder.glob(f"*/{FILENAME}") if p.is_file()]
-    found.sort(key=lambda item: (item[0], str(item[1])))
-    seen: Counter[str] = Counter()
-    named = []
-    for name, path in found:
-        seen[name] += 1
-        named.append((name if seen[name] == 1 else f"{name}~{seen[name]}", path))
-    return named
+    found = [p for p in folder.glob("*.py") if p.is_file()]
+    found += [p for p in folder.glob(f"*/{FILENAME}") if p.is_file()]
+    by_name: dict[str, list[Path]] = {}
+    for path in sorted(found, key=Path.as_posix):
+        by_name.setdefault(readable(path.stem if path.parent == folder else path.parent.name), []).append(path)
+    taken = {name for name, paths in by_name.items() if len(paths) == 1}
+    named = [(name, paths[0]) for name, paths in by_name.items() if len(paths) == 1]
+    for name, paths in by_name.items():
+        if len(paths) == 1:
+            continue
+        renamed = [(_unique(readable(p.relative_to(folder).as_posix()).replace("/", "~"), taken), p) for p in paths]
+        named += renamed
+        if on_clash is not None:
+            on_clash(name, renamed)
+    return sorted(named)
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    """``name``, or ``name~2``, ``name~3``... if a file of that very name is also in the folder."""
+    candidate, n = name, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{name}~{n}"
+    taken.add(candidate)
+    return candidate
 
 
 def _grade_one(name: str, path: Path, config: Config, runner: Runner | None) -> Entry:

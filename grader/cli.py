@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import wraps
 from pathlib import Path
 from typing import Any
@@ -17,11 +17,11 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from grader.batch import Entry, Summary, discover, grade_folder
+from grader.batch import Entry, Summary, discover, grade_folder, readable
 from grader.config import load_config
 from grader.engine import grade
 from grader.errors import GraderError
-from grader.report import gradebook_csv, render, to_gradescope, to_json, to_markdown
+from grader.report import escape_controls, gradebook_csv, render, to_gradescope, to_json, to_markdown
 
 _config_option = click.option(
     "--config",
@@ -79,11 +79,19 @@ def grade_command(file: Path, fmt: str, as_json: bool, config_path: Path | None)
 
 
 def _write_reports(folder: Path, entry: Entry) -> None:
-    if entry.result is None:
-        (folder / f"{entry.name}.error.txt").write_text(f"{entry.error}\n", "utf-8")
+    """``student/<name>.md`` and ``.json``: the public view, safe to send; ``instructor/<name>.md`` and
+    ``.json``: everything, hidden tests' expected values included. Two folders rather than two suffixes, so
+    that mailing a whole folder to students can never send an instructor report."""
+    student, instructor = folder / "student", folder / "instructor"
+    student.mkdir(parents=True, exist_ok=True)
+    instructor.mkdir(parents=True, exist_ok=True)
+    if entry.result is None:  # the grader's own fault: nothing for the student until it is re-graded
+        (instructor / f"{entry.name}.error.txt").write_text(f"{escape_controls(entry.error or '')}\n", "utf-8")
         return
-    (folder / f"{entry.name}.json").write_text(to_json(entry.result, public=False), "utf-8")
-    (folder / f"{entry.name}.md").write_text(to_markdown(entry.result), "utf-8")
+    (student / f"{entry.name}.json").write_text(to_json(entry.result, public=True), "utf-8")
+    (student / f"{entry.name}.md").write_text(to_markdown(entry.result, public=True), "utf-8")
+    (instructor / f"{entry.name}.json").write_text(to_json(entry.result, public=False), "utf-8")
+    (instructor / f"{entry.name}.md").write_text(to_markdown(entry.result, public=False), "utf-8")
 
 
 @main.command("batch")
@@ -106,7 +114,7 @@ def _write_reports(folder: Path, entry: Entry) -> None:
     "--reports",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Folder for one JSON and one Markdown report per submission.",
+    help="Folder for the reports: student/<name>.md and .json to send, instructor/<name>.md and .json to keep.",
 )
 @click.option("--no-progress", is_flag=True, help="No progress bar (for logs).")
 @_config_option
@@ -116,7 +124,13 @@ def batch_command(
 ) -> None:
     """Grade every *.py in FOLDER and every FOLDER/*/nn.py, write a gradebook and print a summary."""
     config = load_config(config_path)
-    submissions = discover(folder)
+    clashes: list[str] = []
+
+    def clash(name: str, renamed: Sequence[tuple[str, Path]]) -> None:
+        files = ", ".join(f"{readable(path.relative_to(folder).as_posix())} as {new}" for new, path in renamed)
+        clashes.append(escape_controls(f'WARNING: {len(renamed)} submissions are named "{name}": graded {files}'))
+
+    submissions = discover(folder, on_clash=clash)
     console = Console(stderr=True)
     if reports is not None:
         reports.mkdir(parents=True, exist_ok=True)
@@ -127,7 +141,7 @@ def batch_command(
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
-        TextColumn("{task.fields[last]}"),
+        TextColumn("{task.fields[last]}", markup=False),  # a file name, not Rich markup
         console=console,
         disable=no_progress,
         transient=False,
@@ -137,12 +151,12 @@ def batch_command(
         def done(entry: Entry) -> None:
             if reports is not None:
                 _write_reports(reports, entry)
-            progress.update(task, advance=1, last=entry.name)
+            progress.update(task, advance=1, last=escape_controls(entry.name))
 
         entries = grade_folder(submissions, config, jobs=jobs, on_done=done)
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(gradebook_csv(e.row() for e in entries), "utf-8")
+    out.write_text(gradebook_csv(e.row(folder) for e in entries), "utf-8")
     summary = Summary.of(entries)
     q1_max, q2_max = config.rubric.q1.points, config.rubric.q2.points
     click.echo(
@@ -150,13 +164,19 @@ def batch_command(
         f"mean q2 {summary.mean_q2:.2f}/{q2_max:g}, mean total {summary.mean_score:.2f}/{q1_max + q2_max:g}"
     )
     click.echo("status: " + ", ".join(f"{status} {n}" for status, n in sorted(summary.by_status.items())))
-    click.echo(f"gradebook: {out}" + (f"; reports: {reports}" if reports is not None else ""))
+    if reports is not None:
+        click.echo(f"gradebook: {out}; reports to send in {reports / 'student'}, to keep in {reports / 'instructor'}")
+    else:
+        click.echo(f"gradebook: {out}")
     warnings = {w for e in entries if e.result is not None for w in e.result.warnings}
     for warning in sorted(warnings):
-        click.secho(f"WARNING: {warning}", fg="red", bold=True, err=True)
+        click.secho(f"WARNING: {escape_controls(warning)}", fg="red", bold=True, err=True)
+    for line in clashes:  # at the end, where the progress bar cannot push them out of sight
+        click.secho(line, fg="yellow", err=True)
     for entry in entries:
         if entry.error is not None:
-            click.secho(f"grader error on {entry.path}: {entry.error}", fg="red", err=True)
+            text = escape_controls(f"grader error on {readable(str(entry.path))}: {entry.error}")
+            click.secho(text, fg="red", err=True)
     if any(e.error is not None for e in entries):
         sys.exit(1)
 

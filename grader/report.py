@@ -1,10 +1,18 @@
-"""Ways to show a :class:`~grader.models.Result`: terminal table, JSON, Gradescope, CSV and Markdown."""
+"""Ways to show a :class:`~grader.models.Result`: terminal table, JSON, Gradescope, CSV and Markdown.
+
+Much of a result is written by the student: what their code printed, exception messages inside the
+feedback, the submission's name (a file name). Every renderer here that shows such text to a person passes
+it through :func:`escape_controls` (and Markdown through its own quoting on top), and every CSV cell
+through :func:`csv_cell`. JSON and Gradescope output stay faithful: programs read them, and JSON escapes
+control characters itself.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -17,7 +25,8 @@ from rich.text import Text
 
 from grader.models import Result, TestResult
 
-GRADEBOOK_COLUMNS = ("submission", "q1", "q2", "score", "max_score", "status")
+GRADEBOOK_COLUMNS = ("submission", "source", "q1", "q2", "score", "max_score", "status")
+"""``source`` is the submission's path inside the batch folder (see :meth:`grader.batch.Entry.row`)."""
 
 _STATUS_STYLE = {
     "passed": "green",
@@ -26,6 +35,41 @@ _STATUS_STYLE = {
     "timeout": "yellow",
     "crashed": "magenta",
 }
+
+
+# C0 controls but newline and tab, DEL, C1 controls: a terminal acts on them (clear the screen, set the
+# window title, write the clipboard with OSC 52, move the cursor back over a score). The bidi embeddings,
+# overrides and isolates reorder the text around them, so "0/100" can be made to read "100/0". Lone
+# surrogates (a file name that is not UTF-8) cannot be written to a UTF-8 file or terminal at all.
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def _escaped(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+def escape_controls(text: str) -> str:
+    """``text`` with every character that could act on a terminal or reorder what is shown written as a
+    Python-style escape (``\\x1b``, ``\\u202e``), so a reader sees that it was there and it does nothing.
+
+    Backslashes are left alone: a student who prints a literal ``\\x1b`` fools nobody, and doubling every
+    backslash would garble paths and regular expressions in ordinary messages.
+    """
+    return _CONTROLS.sub(_escaped, text)
+
+
+# What a spreadsheet reads as the start of a formula (OWASP's CSV injection list).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: str) -> str:
+    """A CSV cell a spreadsheet shows as text: a leading ``'`` when it would otherwise start a formula.
+
+    Scores never need it (they are never negative), so numbers stay numbers; a name such as
+    ``=HYPERLINK(...)`` or ``@SUM(1+1)`` becomes inert text instead of a live formula or link.
+    """
+    return f"'{value}" if value.startswith(_FORMULA_START) else value
 
 
 def format_points(value: float | None) -> str:
@@ -63,8 +107,10 @@ def to_gradescope(result: Result) -> dict[str, Any]:
             {
                 "name": f"{question.id.upper()} {question.title}: {test.name}",
                 "number": f"{question.id[1:]}.{i}",
-                "score": round(test.score, 4),
-                "max_score": round(test.max_score, 4),
+                # Already 4-decimal values that sum exactly to each question's points (grader.scoring):
+                # rounding here again would only risk breaking those sums.
+                "score": test.score,
+                "max_score": test.max_score,
                 "status": "passed" if test.status == "passed" else "failed",
                 "visibility": test.visibility,
                 "output": _gradescope_output(test),
@@ -89,11 +135,18 @@ def gradebook_row(result: Result) -> dict[str, str]:
 
 
 def gradebook_csv(rows: Iterable[dict[str, str]], columns: Sequence[str] = GRADEBOOK_COLUMNS) -> str:
-    """Rows (see :func:`gradebook_row`) as CSV text with a header; missing cells are empty."""
+    """Rows (see :func:`gradebook_row`) as CSV text with a header; missing cells are empty.
+
+    Every gradebook we write (the batch's and the service's) goes through here, so every cell is passed
+    through :func:`csv_cell`: names come from file names and upload fields, and instructors open these
+    files in spreadsheets.
+    """
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    # RFC 4180's CRLF: the csv module quotes a cell holding a character of the line terminator only, so with a
+    # bare "\n" a "\r" in a file name would end the row early in whatever reads the file.
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\r\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({key: csv_cell(value) for key, value in row.items()} for row in rows)
     return buffer.getvalue()
 
 
@@ -103,15 +156,17 @@ def render(result: Result, console: Console, *, public: bool = True) -> None:
     Feedback sits below the table rather than in a column so that it stays readable in an 80-column terminal.
     """
     view = result.public() if public else result
+    # Text, never markup, for anything the student wrote; escape_controls for what Rich would pass through
+    # to the terminal as is (it drops a few controls itself, which would hide that they were there).
     header = Text.assemble(
-        (view.submission, "bold"),
+        (escape_controls(view.submission), "bold"),
         f"  {_out_of(view.score, view.max_score)}  ",
         (view.status, "green" if view.status == "graded" else "red"),
         f"  ({view.execution_time * 1000:.0f} ms)",
     )
     body: list[Any] = [header]
-    body += [Text(f"! {m}", style="yellow") for m in view.messages]
-    body += [Text(f"warning: {w}", style="bold red") for w in view.warnings]
+    body += [Text(f"! {escape_controls(m)}", style="yellow") for m in view.messages]
+    body += [Text(f"warning: {escape_controls(w)}", style="bold red") for w in view.warnings]
     for question in view.questions:
         table = Table(
             title=f"{question.id.upper()} {question.title}: {_out_of(question.score, question.max_score)}",
@@ -133,32 +188,73 @@ def render(result: Result, console: Console, *, public: bool = True) -> None:
                 table.add_section()
                 table.add_row(f"[dim]{visibility.replace('_', ' ')} tests[/]")
             table.add_row(
-                escape(test.name),
+                escape(escape_controls(test.name)),
                 f"[{style}]{test.status}[/]",
                 f"{format_points(test.score)}/{format_points(test.max_score)}",
             )
             if test.status == "passed":
                 continue
             # A backward error fails dx, grad_weight and grad_bias alike: say it once.
-            feedback = "same as above" if test.feedback == previous else test.feedback
+            feedback = "same as above" if test.feedback == previous else escape_controls(test.feedback)
             previous = test.feedback
             if test.output:
-                feedback += f"\nprinted: {test.output[:300]}"
-            notes.append(Text.assemble("\n", (f"{test.name}: ", style), feedback))
+                feedback += f"\nprinted: {escape_controls(test.output[:300])}"
+            notes.append(Text.assemble("\n", (f"{escape_controls(test.name)}: ", style), feedback))
         body.append(table)
         body += notes
     console.print(Panel(Group(*body), expand=False))
 
 
+# What starts Markdown or HTML anywhere in a line: code, emphasis, links and images (an escaped "[" leaves
+# "]" and "(" harmless), raw HTML and autolinks, entities (one can spell a control character), tables,
+# strikethrough, math, and the escape itself. An "_" inside a word emphasises nothing, so identifiers such as
+# grad_weight stay readable in the file.
+_MD_INLINE = re.compile(r"[\\`*\[<&|~$]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+# What starts a block only at the beginning of a line: headings, quotes, lists, setext underlines, breaks.
+_MD_LINE_START = re.compile(r"^([ \t]*)(?:([#>+=-])|(\d+)(?=[.)]))", re.MULTILINE)
+
+
+def _line_start_escaped(match: re.Match[str]) -> str:
+    indent, marker, number = match.groups()
+    # "\-" for a bullet or underline; "1\." for a numbered item (a backslash before a digit escapes nothing).
+    return f"{indent}\\{marker}" if marker else f"{indent}{number}\\"
+
+
+def _md_text(text: str) -> str:
+    """Student text as Markdown that renders as exactly that text: controls escaped, markup characters
+    backslash-escaped, each line break kept (two trailing spaces), so a printed heading, fence, link or
+    ``<img onerror=...>`` shows as typed instead of becoming one."""
+    text = _MD_INLINE.sub(r"\\\g<0>", escape_controls(text))
+    text = _MD_LINE_START.sub(_line_start_escaped, text)
+    return text.replace("\n", "  \n")
+
+
+def _md_fenced(text: str) -> list[str]:
+    """Student text as a fenced code block, its fence longer than any run of backticks in the text: a
+    printed ``` line can then never close the block early and let what follows render as Markdown."""
+    text = escape_controls(text.rstrip("\n"))
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [fence, text, fence]
+
+
 def to_markdown(result: Result, *, public: bool = False) -> str:
-    """A per-student report; the instructor's version (``public=False``) adds the numeric diagnostics."""
+    """A report on one submission: the student's (``public=True``: what :meth:`Result.public` keeps), or the
+    instructor's, which adds hidden tests' prints and the numeric diagnostics (hidden expected values among
+    them) and says at the top that it is not for the student."""
     view = result.public() if public else result
     lines = [
-        f"# {view.submission}: {_out_of(view.score, view.max_score)} ({view.status})",
+        f"# {_md_text(view.submission)}: {_out_of(view.score, view.max_score)} ({view.status})",
         "",
     ]
-    lines += [f"> {m}" for m in view.messages]
-    lines += [f"> **warning:** {w}" for w in view.warnings]
+    if not public:
+        lines += [
+            "**Instructor report: do not send it to the student.** It holds hidden tests' expected values and"
+            " prints; the student's report is the one under `student/`.",
+            "",
+        ]
+    lines += [_md_quote(_md_text(m)) for m in view.messages]
+    lines += [_md_quote(f"**warning:** {_md_text(w)}") for w in view.warnings]
     for question in view.questions:
         lines += [
             "",
@@ -173,12 +269,20 @@ def to_markdown(result: Result, *, public: bool = False) -> str:
         for test in question.tests:
             if test.status == "passed":
                 continue
-            # Two trailing spaces make a Markdown line break: each sentence of the feedback keeps its line.
-            feedback = test.feedback.replace("\n", "  \n")
-            lines += ["", f"### `{test.name}` ({test.status}, {test.seconds * 1000:.1f} ms)", "", feedback]
+            lines += [
+                "",
+                f"### `{test.name}` ({test.status}, {test.seconds * 1000:.1f} ms)",
+                "",
+                _md_text(test.feedback),
+            ]
             if test.output:
-                lines += ["", "Printed:", "", "```", test.output, "```"]
+                lines += ["", "Printed:", "", *_md_fenced(test.output)]
             if test.diagnostics is not None and not public:
                 diagnostics = json.dumps(test.diagnostics.model_dump(exclude_defaults=True))
                 lines += ["", f"Diagnostics (instructor only): `{diagnostics}`"]
     return "\n".join(lines) + "\n"
+
+
+def _md_quote(markdown: str) -> str:
+    """A block quote with every line quoted: a message of several lines stays in one quote."""
+    return "\n".join(f"> {line}" for line in markdown.split("\n"))

@@ -3,12 +3,13 @@
 Every comparison happens here, in the grader's process, against values computed by the reference. The
 rubric decides the points: q1 is the output-size test plus one test per forward case; q2 is one test per
 backward case and gradient (``dx``, ``grad_weight``, ``grad_bias``), each gradient's share of q2 split evenly
-over the cases.
+over the cases, to 4 decimals, so that the tests add up exactly (see :func:`_apportion`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
 
@@ -174,7 +175,7 @@ class _Scorer:
         return "visible" if visible else self.config.visibility.hidden
 
     def output_size_test(self, points: float) -> TestResult:
-        """One test over every triple, with credit per right answer."""
+        """One test over every triple, with credit per right answer (see :func:`_fraction`)."""
         n = len(self.cases.output_size)
         right, wrong, outputs = 0, [], []
         matches: dict[str, Match] = {}
@@ -216,7 +217,7 @@ class _Scorer:
             question="q1",
             visibility=self.visibility(OUTPUT_SIZE_TEST, True),
             status=status,
-            score=points * right / n,
+            score=_fraction(points, right, n),
             max_score=points,
             feedback=feedback,
             hint=hint,
@@ -284,8 +285,55 @@ class _Scorer:
         )
 
 
-def _even(points: float, count: int) -> float:
-    return points / count if count else 0.0
+# Points are kept to 4 decimals, counted here as whole ten-thousandths ("units"), because Gradescope and
+# every gradebook add the per-test points up: a test worth 45/13 written as 3.4615 makes thirteen tests sum
+# to 44.9995, and written with 16 digits it sums to 45 only to within float error. Splitting units instead
+# gives each test a short decimal and every question exactly its points.
+_UNIT = Decimal("0.0001")
+
+
+def _units(points: float) -> int:
+    """``points`` in ten-thousandths; a rubric value with more decimals than that is rounded to them."""
+    return int(Decimal(str(points)).quantize(_UNIT, rounding=ROUND_HALF_UP).scaleb(4))
+
+
+def _points(units: int) -> float:
+    """Ten-thousandths back to points: the float whose repr is the exact 4-decimal value."""
+    return float(Decimal(units).scaleb(-4))
+
+
+def _apportion(points: float, weights: Sequence[float]) -> list[float]:
+    """``points`` split in proportion to ``weights``, each part to 4 decimals, the parts summing exactly to
+    ``points`` (to 4 decimals).
+
+    Largest-remainder method: every part gets the floor of its exact share in units, and the units left over
+    go one each to the parts whose shares lost most to that floor (the earlier part on a tie), so no part is
+    ever more than one unit from its exact share. All-zero weights (a component weighted 0) give zeros.
+    """
+    total = _units(points)
+    scale = sum(Decimal(str(w)) for w in weights)
+    if not weights or scale == 0:
+        return [0.0] * len(weights)
+    exact = [total * Decimal(str(w)) / scale for w in weights]
+    parts = [int(share) for share in exact]  # shares are never negative: int() is the floor
+    by_remainder = sorted(range(len(exact)), key=lambda i: (parts[i] - exact[i], i))
+    for i in by_remainder[: total - sum(parts)]:
+        parts[i] += 1
+    return [_points(u) for u in parts]
+
+
+def _even(points: float, count: int) -> list[float]:
+    """``points`` split over ``count`` tests as evenly as 4 decimals allow (see :func:`_apportion`)."""
+    return _apportion(points, [1.0] * count)
+
+
+def _fraction(points: float, right: int, count: int) -> float:
+    """Credit for ``right`` of ``count`` answers: rounded to a unit, half up, which never exceeds ``points``
+    (the exact credit is at most ``points``, itself a whole number of units)."""
+    if not count:
+        return 0.0
+    earned = (Decimal(_units(points)) * right / count).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    return _points(int(earned))
 
 
 def score(
@@ -303,8 +351,10 @@ def score(
     scorer = _Scorer(cases, config, {o.key: o for o in outcomes}, hint, not_run)
     q1, q2 = config.rubric.q1, config.rubric.q2
 
-    forward_points = _even(q1.points - q1.output_size_points, len(cases.forward))
-    q1_tests = [scorer.output_size_test(q1.output_size_points)]
+    # In units, so that the output-size points plus the forward tests' make exactly q1's points.
+    output_size_points = _points(_units(q1.output_size_points))
+    forward_points = _even(_points(_units(q1.points) - _units(output_size_points)), len(cases.forward))
+    q1_tests = [scorer.output_size_test(output_size_points)]
     q1_tests += [
         scorer.value_test(
             name=case.test_name("forward"),
@@ -313,13 +363,15 @@ def score(
             op="forward",
             component="out",
             expected=case.expected_forward(),
-            points=forward_points,
+            points=points,
         )
-        for case in cases.forward
+        for case, points in zip(cases.forward, forward_points, strict=True)
     ]
 
+    # Two steps, so that each gradient's tests also add up to exactly its share of q2.
     shares = q2.components.model_dump()
-    total_share = sum(shares.values()) or 1.0
+    component_points = dict(zip(GRADIENTS, _apportion(q2.points, [shares[c] for c in GRADIENTS]), strict=True))
+    case_points = {c: _even(component_points[c], len(cases.backward)) for c in GRADIENTS}
     q2_tests = [
         scorer.value_test(
             name=f"{case.test_name('backward')} ({component})",
@@ -328,9 +380,9 @@ def score(
             op="backward",
             component=component,
             expected=case.expected_backward()[component],
-            points=_even(q2.points * shares[component] / total_share, len(cases.backward)),
+            points=case_points[component][i],
         )
-        for case in cases.backward
+        for i, case in enumerate(cases.backward)
         for component in GRADIENTS
     ]
     return (
@@ -344,6 +396,11 @@ def _question(qid: str, title: str, tests: list[TestResult]) -> QuestionResult:
         id=qid,
         title=title,
         tests=tuple(tests),
-        score=round(sum(t.score for t in tests), 6),
-        max_score=round(sum(t.max_score for t in tests), 6),
+        score=_exact_sum(t.score for t in tests),
+        max_score=_exact_sum(t.max_score for t in tests),
     )
+
+
+def _exact_sum(values: Iterable[float]) -> float:
+    """The sum of 4-decimal points as decimals: a float sum of 3.4616 and friends drifts in the last digits."""
+    return float(sum((Decimal(str(v)) for v in values), Decimal(0)))

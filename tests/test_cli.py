@@ -41,8 +41,11 @@ def handins(tmp_path: Path) -> Path:
 def test_discover_finds_loose_files_and_handin_folders(handins: Path):
     (handins / "alice").mkdir()
     (handins / "alice" / "nn.py").write_text(GOOD)
-    names = [name for name, _ in discover(handins)]
-    assert names == ["alice", "alice~2", "bob", "carol", "dave"]
+    clashes = []
+    found = discover(handins, on_clash=lambda name, renamed: clashes.append((name, renamed)))
+    names = [name for name, _ in found]
+    assert names == ["alice.py", "alice~nn.py", "bob", "carol", "dave"]  # a clash: each named after its path
+    assert clashes == [("alice", [("alice.py", handins / "alice.py"), ("alice~nn.py", handins / "alice" / "nn.py")])]
 
 
 def test_grade_prints_a_table(scripted: ScriptedRunner, tmp_path: Path):
@@ -90,6 +93,7 @@ def test_batch_writes_gradebook_reports_and_summary(scripted: ScriptedRunner, ha
     assert set(rows) == {"alice", "bob", "carol", "dave"}
     assert rows["alice"] == {
         "submission": "alice",
+        "source": "alice.py",
         "q1": "50",
         "q2": "50",
         "score": "100",
@@ -97,10 +101,13 @@ def test_batch_writes_gradebook_reports_and_summary(scripted: ScriptedRunner, ha
         "status": "graded",
     }
     assert rows["carol"]["status"] == rows["dave"]["status"] == "rejected"
+    assert rows["bob"]["source"] == "bob/nn.py"
     assert "graded 4 submissions" in out.output and "mean q1 25.00/50" in out.output
     assert "graded 2, rejected 2" in out.output
-    assert json.loads((reports / "carol.json").read_text())["status"] == "rejected"
-    assert "line 1" in (reports / "carol.md").read_text()
+    for audience in ("student", "instructor"):
+        assert json.loads((reports / audience / "carol.json").read_text())["status"] == "rejected"
+        assert "line 1" in (reports / audience / "carol.md").read_text()
+    assert sorted(p.name for p in reports.iterdir()) == ["instructor", "student"]
 
 
 def test_one_grader_failure_does_not_stop_the_batch(handins: Path, tmp_path: Path):
