@@ -26,6 +26,7 @@ from grader import Submission, engine, grade
 from grader.cases import build_cases
 from grader.cli import main
 from grader.config import load_config
+from grader.keys import load_key
 from grader.models import Result
 from grader.report import csv_cell, escape_controls, gradebook_csv, render, to_gradescope, to_json, to_markdown
 from grader.runner import Call, CallOutcome, Failure, LoadOutcome
@@ -311,9 +312,10 @@ def test_a_file_name_that_is_not_utf8_is_graded_under_a_readable_name(scripted: 
 # --- item 6: a report for each reader ---------------------------------------------------------------------
 
 
-def _expected_values(*, visible: bool) -> set[float]:
-    """Every value the hidden (or the visible) tests expect, from the reference the grader compares with."""
-    cases = build_cases(load_config().cases.seed)
+def _expected_values(*, visible: bool, data: bytes) -> set[float]:
+    """Every value the hidden (or the visible) tests expect of the file with these bytes (hidden inputs are
+    drawn per file), from the reference the grader compares with."""
+    cases = build_cases(load_key().draw(data)[0])
     values: set[float] = set()
     for case in cases.forward:
         if case.visible == visible:
@@ -380,12 +382,12 @@ def test_no_hidden_expected_value_reaches_a_student_file(scripted: ScriptedRunne
     assert out.exit_code == 0, out.output
     full = Result.model_validate_json((reports / "instructor" / "alice.json").read_text())
     hidden = [t for t in full.tests() if t.visibility != "visible"]
-    secrets = _expected_values(visible=False) | {
+    secrets = _expected_values(visible=False, data=GOOD.encode()) | {
         t.diagnostics.worst_expected for t in hidden if t.diagnostics and t.diagnostics.worst_expected is not None
     }
     # Whole numbers cannot be told apart from shapes, counts and scores, and a value the handout's visible
     # cases also expect is public (the student sees those tests in full); every other fraction is a secret.
-    secrets = {v for v in secrets if v != int(v)} - _expected_values(visible=True)
+    secrets = {v for v in secrets if v != int(v)} - _expected_values(visible=True, data=GOOD.encode())
     assert len(secrets) > 20
     instructor_text = " ".join(p.read_text() for p in (reports / "instructor").iterdir())
     assert {float(n) for n in _NUMBER.findall(instructor_text)} & secrets  # the check can see a leak
