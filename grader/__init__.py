@@ -1,20 +1,46 @@
 """Conv1d autograder: grade students' ``nn.py`` for Assignment 2 Part A, safely and fast.
 
-The whole public surface is here; everything else is an implementation detail.
+The whole public surface is here; everything else is an implementation detail. Names load on first use, so
+that ``import grader.cli`` (and a one-file ``grade``) pays for NumPy and pydantic only when it needs them.
 """
 
-from grader.config import Config, load_config
-from grader.engine import grade
-from grader.errors import GraderError, GraderFault, SubmissionError
-from grader.models import Comparison, QuestionResult, Result, TestResult
-from grader.runner import Runner
-from grader.submission import Submission
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from grader.config import Config, load_config
+    from grader.engine import grade
+    from grader.errors import GraderError, GraderFault, SubmissionError
+    from grader.keys import HiddenKey, load_key
+    from grader.models import Comparison, QuestionResult, Result, TestResult
+    from grader.runner import Runner
+    from grader.submission import Submission
+
+_HOMES = {
+    "Comparison": "grader.models",
+    "Config": "grader.config",
+    "GraderError": "grader.errors",
+    "GraderFault": "grader.errors",
+    "HiddenKey": "grader.keys",
+    "QuestionResult": "grader.models",
+    "Result": "grader.models",
+    "Runner": "grader.runner",
+    "Submission": "grader.submission",
+    "SubmissionError": "grader.errors",
+    "TestResult": "grader.models",
+    "grade": "grader.engine",
+    "load_config": "grader.config",
+    "load_key": "grader.keys",
+}
 
 __all__ = [
     "Comparison",
     "Config",
     "GraderError",
     "GraderFault",
+    "HiddenKey",
     "QuestionResult",
     "Result",
     "Runner",
@@ -23,4 +49,14 @@ __all__ = [
     "TestResult",
     "grade",
     "load_config",
+    "load_key",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(home), name)
+    globals()[name] = value
+    return value

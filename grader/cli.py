@@ -6,22 +6,21 @@ and print; every grader fault is translated here, once, into a message and exit 
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable, Sequence
 from functools import wraps
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from grader.batch import Entry, Summary, discover, grade_folder, readable
-from grader.config import load_config
-from grader.engine import grade
 from grader.errors import GraderError
-from grader.report import escape_controls, gradebook_csv, render, to_gradescope, to_json, to_markdown
+
+if TYPE_CHECKING:
+    from grader.batch import Entry
+
+# Each command imports what it needs when it runs: a one-file `grade` must not pay for the batch layer, the
+# service or the terminal table it does not use, and the sandbox's zygote starts before any of it loads.
 
 _config_option = click.option(
     "--config",
@@ -64,24 +63,45 @@ def main() -> None:
 @_translating_errors
 def grade_command(file: Path, fmt: str, as_json: bool, config_path: Path | None) -> None:
     """Grade one nn.py and print the verdict."""
+    _prestart_sandbox()
+    from grader.config import load_config
+    from grader.engine import grade
+    from grader.report import to_gradescope, to_json
+
     result = grade(file, load_config(config_path))
     if as_json:
         fmt = "json"
     if fmt == "json":
         click.echo(to_json(result))
     elif fmt == "gradescope":
+        import json
+
         click.echo(json.dumps(to_gradescope(result), indent=2))
     else:
+        from rich.console import Console
+
+        from grader.report import render
+
         console = Console()
         render(result, console)
         for warning in result.warnings:
             console.print(f"[bold red]WARNING:[/] {warning}")
 
 
+def _prestart_sandbox() -> None:
+    """Launch the sandbox's zygote first: its start (an interpreter, NumPy, a warm-up) then overlaps the
+    imports the command makes next instead of following them."""
+    from grader.sandbox import prestart
+
+    prestart()
+
+
 def _write_reports(folder: Path, entry: Entry) -> None:
     """``student/<name>.md`` and ``.json``: the public view, safe to send; ``instructor/<name>.md`` and
     ``.json``: everything, hidden tests' expected values included. Two folders rather than two suffixes, so
     that mailing a whole folder to students can never send an instructor report."""
+    from grader.report import escape_controls, to_json, to_markdown
+
     student, instructor = folder / "student", folder / "instructor"
     student.mkdir(parents=True, exist_ok=True)
     instructor.mkdir(parents=True, exist_ok=True)
@@ -123,6 +143,21 @@ def batch_command(
     folder: Path, jobs: int | None, out: Path, reports: Path | None, no_progress: bool, config_path: Path | None
 ) -> None:
     """Grade every *.py in FOLDER and every FOLDER/*/nn.py, write a gradebook and print a summary."""
+    _prestart_sandbox()
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from grader.batch import Summary, discover, grade_folder, readable
+    from grader.config import load_config
+    from grader.report import escape_controls, gradebook_csv
+
     config = load_config(config_path)
     clashes: list[str] = []
 

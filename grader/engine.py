@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,19 +20,11 @@ from grader.submission import FILENAME, Submission, checked_source, syntax_error
 
 REQUIRED_NAMES = ("get_conv1d_output_size", "Conv1d")
 
-_default_runner: Runner | None = None
-_default_runner_lock = threading.Lock()
-
-
 def default_runner() -> Runner:
     """The process-wide sandbox runner, started on first use and shared by every thread."""
-    global _default_runner
-    with _default_runner_lock:
-        if _default_runner is None:
-            from grader.sandbox import SandboxRunner  # deferred: importing it must not start anything
+    from grader.sandbox import default_runner as sandbox_runner  # deferred: importing it must not start anything
 
-            _default_runner = SandboxRunner()
-        return _default_runner
+    return sandbox_runner()
 
 
 def grade(

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+import grader.sandbox
 from grader import engine
 from grader.batch import discover, grade_folder
 from grader.cli import main
@@ -21,7 +22,8 @@ GOOD = "import numpy as np\n# scripted: the runner decides the outcome\n"
 @pytest.fixture
 def scripted(monkeypatch: pytest.MonkeyPatch) -> ScriptedRunner:
     runner = ScriptedRunner()
-    monkeypatch.setattr(engine, "_default_runner", runner)
+    monkeypatch.setattr(engine, "default_runner", lambda: runner)
+    monkeypatch.setattr(grader.sandbox, "prestart", lambda: None)  # no zygote for a scripted runner
     return runner
 
 
@@ -130,7 +132,9 @@ def test_batch_exits_1_when_the_grader_failed_on_a_file(monkeypatch: pytest.Monk
         def run(self, source, filename, calls, limits):
             raise RuntimeError("boom")
 
-    monkeypatch.setattr(engine, "_default_runner", Broken())
+    monkeypatch.setattr(engine, "default_runner", lambda: Broken())
+
+    monkeypatch.setattr(grader.sandbox, "prestart", lambda: None)  # no zygote for a scripted runner
     out = CliRunner().invoke(main, ["batch", str(handins), "--out", str(tmp_path / "g.csv"), "--no-progress"])
     assert out.exit_code == 1
     assert "grader error on" in out.output
@@ -159,7 +163,9 @@ def test_a_sandbox_that_cannot_start_is_a_grader_fault_not_a_verdict(monkeypatch
         def run(self, source, filename, calls, limits):
             raise SandboxUnavailable("the sandbox could not be set up (see the grader's stderr) before import")
 
-    monkeypatch.setattr(engine, "_default_runner", NoSandbox())
+    monkeypatch.setattr(engine, "default_runner", lambda: NoSandbox())
+
+    monkeypatch.setattr(grader.sandbox, "prestart", lambda: None)  # no zygote for a scripted runner
     path = tmp_path / "alice.py"
     path.write_text(GOOD)
     out = CliRunner().invoke(main, ["grade", str(path), "--json"])

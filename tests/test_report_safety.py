@@ -22,6 +22,7 @@ from click.testing import CliRunner
 from markdown_it import MarkdownIt
 from rich.console import Console
 
+import grader.sandbox
 from grader import Submission, engine, grade
 from grader.cases import build_cases
 from grader.cli import main
@@ -52,7 +53,8 @@ RICH_STYLE = re.compile(r"\x1b\[[0-9;]*m")
 def scripted(monkeypatch: pytest.MonkeyPatch) -> ScriptedRunner:
     """The CLI's runner, scripted: batch and grade commands run no process."""
     runner = ScriptedRunner()
-    monkeypatch.setattr(engine, "_default_runner", runner)
+    monkeypatch.setattr(engine, "default_runner", lambda: runner)
+    monkeypatch.setattr(grader.sandbox, "prestart", lambda: None)  # no zygote for a scripted runner
     return runner
 
 

@@ -90,8 +90,8 @@ class SandboxRunner:
     :meth:`close` (or garbage collection) stops it.
     """
 
-    def __init__(self) -> None:
-        self._zygote = Zygote()
+    def __init__(self, zygote: Zygote | None = None) -> None:
+        self._zygote = zygote if zygote is not None else Zygote()
         self._finalizer = weakref.finalize(self, self._zygote.close)
 
     def run(self, source: str, filename: str, calls: Sequence[Call], limits: Limits) -> RunReport:

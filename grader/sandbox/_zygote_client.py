@@ -14,11 +14,13 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from grader.errors import SandboxUnavailable
 from grader.sandbox._layout import numpy_site_dir, sandbox_layout
-from grader.sandbox._process import Sandbox
+
+if TYPE_CHECKING:
+    from grader.sandbox._process import Sandbox
 
 _ZYGOTE_SCRIPT = Path(__file__).with_name("_zygote.py")
 _HARNESS = Path(__file__).with_name("_harness.py")
@@ -54,6 +56,7 @@ class Zygote:
         self._process: subprocess.Popen[bytes] | None = None
         self._control: socket.socket | None = None
         self._workdir: str | None = None
+        self._launched = 0.0
         self.info: ZygoteInfo | None = None
 
     def spawn(self, request: dict[str, Any], output_cap: int, *, restart: bool = False) -> Sandbox:
@@ -77,6 +80,8 @@ class Zygote:
                 status_child.close()
                 os.close(output_child)
             if sent:
+                from grader.sandbox._process import Sandbox  # deferred: launching a zygote must stay light
+
                 return Sandbox(channel, output_fd, status, output_cap)
             channel.close()
             status.close()
@@ -108,11 +113,36 @@ class Zygote:
                 return False
             return True
 
+    def launch(self) -> None:
+        """Start the zygote's process now without waiting for it to be ready: it imports NumPy and warms up
+        while the caller imports what it needs (the CLI calls this first thing). A no-op if it is running."""
+        with self._lock:
+            if self._process is None or self._process.poll() is not None:
+                self._launch()
+
     def _ensure_started(self) -> ZygoteInfo:
         if self._process is not None and self._process.poll() is None and self.info is not None:
             return self.info
+        if self._process is None or self._process.poll() is not None or self._control is None:
+            self._launch()
+        assert self._control is not None
+        ready, _, _ = select.select([self._control], [], [], _START_SECONDS)
+        hello = self._control.recv(4096) if ready else b""
+        if not hello:
+            self._stop()
+            raise SandboxStartError("the zygote did not start (see the grader's stderr)")
+        message = json.loads(hello)
+        if "error" in message:
+            self._stop()
+            raise SandboxStartError(f"the sandbox could not be set up: {message['error']}")
+        self.info = ZygoteInfo(
+            bool(message["namespaces"]), str(message["reason"]), time.perf_counter() - self._launched
+        )
+        return self.info
+
+    def _launch(self) -> None:
         self._stop()
-        started = time.perf_counter()
+        self._launched = time.perf_counter()
         # One per zygote: it removes it when it exits, which covers a grader killed without cleanup.
         self._workdir = tempfile.mkdtemp(prefix="conv1d-sandbox-")
         control, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -137,17 +167,6 @@ class Zygote:
             child.close()
         control.settimeout(_SPAWN_SECONDS)  # a wedged zygote must not block a grader thread forever
         self._control = control
-        ready, _, _ = select.select([control], [], [], _START_SECONDS)
-        hello = control.recv(4096) if ready else b""
-        if not hello:
-            self._stop()
-            raise SandboxStartError("the zygote did not start (see the grader's stderr)")
-        message = json.loads(hello)
-        if "error" in message:
-            self._stop()
-            raise SandboxStartError(f"the sandbox could not be set up: {message['error']}")
-        self.info = ZygoteInfo(bool(message["namespaces"]), str(message["reason"]), time.perf_counter() - started)
-        return self.info
 
     def _stop(self) -> None:
         if self._control is not None:
