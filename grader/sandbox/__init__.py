@@ -18,31 +18,31 @@ if TYPE_CHECKING:
 __all__ = ["SandboxRunner", "SandboxStartError", "default_runner", "prestart"]
 
 _lock = threading.Lock()
-_zygote: Zygote | None = None
-_runner: SandboxRunner | None = None
+_early_zygote: Zygote | None = None
+_shared_runner: SandboxRunner | None = None
 
 
 def prestart() -> None:
     """Launch the process-wide runner's zygote now: its interpreter start, NumPy import and warm-up then run
     beside the caller's own imports instead of after them."""
-    global _zygote
+    global _early_zygote
     with _lock:
-        if _zygote is None and _runner is None:
-            _zygote = Zygote()
-        if _zygote is not None:
-            _zygote.launch()
+        if _early_zygote is None and _shared_runner is None:
+            _early_zygote = Zygote()
+        if _early_zygote is not None:
+            _early_zygote.launch()
 
 
 def default_runner() -> SandboxRunner:
     """The process-wide sandbox runner, made on first use and shared by every thread."""
-    global _runner, _zygote
+    global _shared_runner, _early_zygote
     with _lock:
-        if _runner is None:
+        if _shared_runner is None:
             from grader.sandbox._runner import SandboxRunner
 
-            _runner = SandboxRunner(_zygote)
-            _zygote = None
-        return _runner
+            _shared_runner = SandboxRunner(_early_zygote)
+            _early_zygote = None
+        return _shared_runner
 
 
 def __getattr__(name: str) -> Any:

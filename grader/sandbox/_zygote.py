@@ -1,4 +1,5 @@
-"""Warm parent of every sandbox. Run as ``python -I -S _zygote.py CONFIG_JSON`` by ``_zygote_client``.
+"""Warm parent of every sandbox. Run as ``python -I -S _zygote.py CONFIG_JSON`` by ``_zygote_client``, which
+sends the rest of its settings on the control socket.
 
 It imports NumPy and the harness once, then forks per submission so that no sandbox pays for an
 interpreter start. It never imports the ``grader`` package or ``reference``: whatever is in this
@@ -717,6 +718,12 @@ def main() -> None:
     if seccomp_supported():
         _seccomp_program()
     control = socket.socket(fileno=config["control_fd"])
+    # The rest of the config (the filesystem policy, the work folder) comes once the grader has computed it:
+    # it does that while this process imports NumPy and warms up, instead of before starting it.
+    settings = control.recv(1 << 20)
+    if not settings:
+        return
+    config.update(json.loads(settings))
     reason = _probe(config)
     config["namespaces"] = not reason
     if config["namespaces"]:

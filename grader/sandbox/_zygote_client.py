@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -57,6 +58,7 @@ class Zygote:
         self._control: socket.socket | None = None
         self._workdir: str | None = None
         self._launched = 0.0
+        self._settings_sent = False
         self.info: ZygoteInfo | None = None
 
     def spawn(self, request: dict[str, Any], output_cap: int, *, restart: bool = False) -> Sandbox:
@@ -126,6 +128,13 @@ class Zygote:
         if self._process is None or self._process.poll() is not None or self._control is None:
             self._launch()
         assert self._control is not None
+        if not self._settings_sent:
+            # Computed once the zygote is on its way (walking the library folders takes a while): it reads
+            # them after its own start and warm-up, which ran meanwhile.
+            settings = {"workdir": self._workdir, "namespaces": os.geteuid() == 0, "layout": sandbox_layout()}
+            with contextlib.suppress(OSError):  # it died already: waiting for its hello says so
+                self._control.send(json.dumps(settings).encode())
+            self._settings_sent = True
         ready, _, _ = select.select([self._control], [], [], _START_SECONDS)
         hello = self._control.recv(4096) if ready else b""
         if not hello:
@@ -146,17 +155,10 @@ class Zygote:
         # One per zygote: it removes it when it exits, which covers a grader killed without cleanup.
         self._workdir = tempfile.mkdtemp(prefix="conv1d-sandbox-")
         control, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        config = {
-            "control_fd": child.fileno(),
-            "harness": str(_HARNESS),
-            "site_dir": numpy_site_dir(),
-            "workdir": self._workdir,
-            "namespaces": os.geteuid() == 0,
-            "layout": sandbox_layout(),
-        }
+        start = {"control_fd": child.fileno(), "harness": str(_HARNESS), "site_dir": numpy_site_dir()}
         try:
             self._process = subprocess.Popen(
-                [sys.executable, "-I", "-S", str(_ZYGOTE_SCRIPT), json.dumps(config)],
+                [sys.executable, "-I", "-S", str(_ZYGOTE_SCRIPT), json.dumps(start)],
                 env=_ENVIRONMENT,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
@@ -167,6 +169,7 @@ class Zygote:
             child.close()
         control.settimeout(_SPAWN_SECONDS)  # a wedged zygote must not block a grader thread forever
         self._control = control
+        self._settings_sent = False
 
     def _stop(self) -> None:
         if self._control is not None:
