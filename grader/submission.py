@@ -50,10 +50,11 @@ def _line_excerpt(source: str, line: int | None) -> str:
 def syntax_error_message(source: str, kind: str, message: str, line: int | None) -> str:
     """What a student reads when the sandbox's compile of ``source`` raised ``kind``."""
     if kind in ("MemoryError", "RecursionError"):
-        # The parser's and the compiler's guards against nesting deep enough to overflow the C stack.
+        # The parser's and the compiler's guards against nesting deep enough to overflow the C stack, or a file
+        # so large that compiling it ran out of the sandbox's memory.
         return (
-            "nn.py nests expressions or blocks too deeply for Python to compile it. Split the deepest "
-            "expression into several statements."
+            "nn.py nests expressions or blocks too deeply for Python to compile it, or is far larger than a "
+            "hand-written file. Split the deepest expression into several statements."
         )
     where = f"line {line}" if line else "an unknown line"
     return f"nn.py is not valid Python: {kind} at {where}: {message}.{_line_excerpt(source, line)}"
