@@ -8,21 +8,26 @@ setting up a delegated v2 subtree moves processes, which is to be done once, not
 from __future__ import annotations
 
 import functools
+import threading
 
 from grader.sandbox._cgroup._v1 import V1Hierarchy, detect_v1
 from grader.sandbox._cgroup._v2 import SubtreeUnavailable, V2Hierarchy, detect_v2
 
 Hierarchy = V1Hierarchy | V2Hierarchy
+# functools.cache alone may run a first call twice when two threads make it: setting up moves processes.
+_lock = threading.Lock()
 
 
 def detect() -> Hierarchy | None:
     """The hierarchy the sandboxes' groups are made in, or None (``unavailable()`` says why)."""
-    return _detected()[0]
+    with _lock:
+        return _detected()[0]
 
 
 def unavailable() -> str | None:
     """Why ``detect()`` found no usable cgroup here, or None if it did."""
-    return _detected()[1]
+    with _lock:
+        return _detected()[1]
 
 
 @functools.cache
