@@ -88,10 +88,23 @@ def cpu_seconds_of(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
 
 
-def task_progress(pids: Iterable[int]) -> dict[int, float]:
-    """Seconds each thread of these processes has spent running or waiting for a CPU (its ``schedstat``).
-    The rest of a thread's life it was asleep or blocked: that is what the idle limit counts."""
+@dataclass(frozen=True)
+class Tasks:
+    """A look at every thread of a sandbox (:func:`sample_tasks`)."""
+
+    progress: dict[int, float]
+    """Seconds each thread has spent running or waiting for a CPU (its ``schedstat``)."""
+    runnable: bool
+    """Whether a thread is running or waiting for a CPU right now. The kernel adds a wait to ``schedstat`` only
+    when the thread gets the CPU, so on a crowded machine a thread can have waited longer than its figures
+    show: a runnable thread means the sandbox is not idle, whatever they say."""
+
+
+def sample_tasks(pids: Iterable[int]) -> Tasks:
+    """Every thread of these processes: its progress, and whether any is runnable. The rest of a thread's life
+    it was asleep or blocked: that is what the idle limit counts."""
     progress: dict[int, float] = {}
+    runnable = False
     for pid in pids:
         try:
             tids = os.listdir(f"/proc/{pid}/task")
@@ -101,10 +114,13 @@ def task_progress(pids: Iterable[int]) -> dict[int, float]:
             try:
                 with open(f"/proc/{pid}/task/{tid}/schedstat", "rb") as stat:
                     run, wait, _ = stat.read().split()
-            except (OSError, ValueError):
+                with open(f"/proc/{pid}/task/{tid}/stat", "rb") as stat:
+                    state = stat.read().rpartition(b")")[2].split(maxsplit=1)[0]
+            except (OSError, ValueError, IndexError):
                 continue
             progress[int(tid)] = (int(run) + int(wait)) / 1e9
-    return progress
+            runnable = runnable or state == b"R"
+    return Tasks(progress, runnable)
 
 
 @dataclass
@@ -121,12 +137,13 @@ class Watch:
 
     cpu: Callable[[], float | None]
     cpu_limit: float
-    tasks: Callable[[], dict[int, float] | None]
+    tasks: Callable[[], Tasks | None]
     idle_limit: float
     cap: float | None = None
     started: float = field(default_factory=time.monotonic)
     cpu_start: float | None = None
     _idle_base: tuple[float, float, dict[int, float]] | None = field(default=None, init=False)
+    """When idleness is counted from: the wall clock, the CPU reading and each thread's progress."""
     _waited_on_grader: float = field(default=0.0, init=False)
 
     def __post_init__(self) -> None:
@@ -157,16 +174,16 @@ class Watch:
             tasks = self.tasks()
             if tasks is not None:
                 # From the first look on (one check interval into the stage at most): lenient by that much.
-                self._idle_base = (now, used, tasks)
+                self._idle_base = (now, used, tasks.progress)
             return
-        wall0, cpu0, tasks0 = self._idle_base
+        wall0, cpu0, progress0 = self._idle_base
         elapsed, ran = now - wall0, used - cpu0
         if elapsed - ran < self.idle_limit:
             return  # the sandbox was on a CPU for most of it: no need to look closer
         tasks = self.tasks()
-        if tasks is None:
+        if tasks is None or tasks.runnable:
             return
-        progress = max([ran, *(seconds - tasks0.get(tid, 0.0) for tid, seconds in tasks.items())])
+        progress = max([ran, *(seconds - progress0.get(tid, 0.0) for tid, seconds in tasks.progress.items())])
         if elapsed - progress - self._waited_on_grader >= self.idle_limit:
             raise LimitExceeded("idle")
 

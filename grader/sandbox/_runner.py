@@ -22,10 +22,11 @@ from grader.sandbox._process import (
     Sandbox,
     SandboxDied,
     SandboxNotStarted,
+    Tasks,
     Watch,
     ZygoteLost,
     cpu_seconds_of,
-    task_progress,
+    sample_tasks,
 )
 from grader.sandbox._protocol import (
     CallReply,
@@ -459,9 +460,9 @@ def _group_cpu_seconds(sandbox: Sandbox, cgroup: SandboxCgroup) -> float | None:
     return cgroup.cpu_seconds() if sandbox.pid is not None else None
 
 
-def _tasks(sandbox: Sandbox, cgroup: SandboxCgroup | None) -> dict[int, float] | None:
-    """Each thread's progress (:func:`task_progress`) of every process of the sandbox: its group's, or its own
-    process's where there is no group. None until the sandbox's pid is known."""
+def _tasks(sandbox: Sandbox, cgroup: SandboxCgroup | None) -> Tasks | None:
+    """Every thread of every process of the sandbox (:func:`sample_tasks`): its group's, or its own process's
+    where there is no group. None until the sandbox's pid is known."""
     pid = sandbox.pid
     if pid is None:
         return None
@@ -469,7 +470,7 @@ def _tasks(sandbox: Sandbox, cgroup: SandboxCgroup | None) -> dict[int, float] |
     if cgroup is not None:
         with contextlib.suppress(OSError):
             pids = Path(cgroup.procs_files[0]).read_text().split()
-    return task_progress(int(p) for p in pids)
+    return sample_tasks(int(p) for p in pids)
 
 
 def _process_cpu_seconds(sandbox: Sandbox) -> float | None:
