@@ -121,7 +121,7 @@ def _close(got: np.ndarray, candidate: np.ndarray, rtol: float, atol: float) -> 
     if got.shape != candidate.shape:
         return False
     try:
-        value = np.asarray(got, dtype=np.float64)
+        value = got if got.dtype == np.float64 else got.astype(np.float64)
     except (TypeError, ValueError):  # a dtype that is not a number (e.g. strings)
         return False
     with np.errstate(invalid="ignore", over="ignore"):
@@ -156,10 +156,9 @@ class Variant:
             return self.matcher(call, got, rtol, atol)
         assert self.candidates is not None, self.fingerprint
         for candidate, detail in self.candidates(call):
-            # A variant that gives the right answer here explains nothing about a wrong one.
-            if _close(candidate, call.right, rtol, atol):
-                continue
-            if _close(got, candidate, rtol, atol):
+            # A variant that gives the right answer here explains nothing about a wrong one (asked second:
+            # most candidates are not the value at all, and that settles it in one comparison).
+            if _close(got, candidate, rtol, atol) and not _close(candidate, call.right, rtol, atol):
                 return detail
         return None
 
@@ -454,8 +453,6 @@ def _reduced_precision(call: _Call, got: np.ndarray, rtol: float, atol: float) -
         if not np.all(error <= atol + rtol * np.abs(call.right[finite]) + 2 * (steps + 4) * unit * reach):
             continue
         for candidate in _precision_candidates(call, dtype):
-            if _close(candidate, call.right, rtol, atol):
-                continue  # this rounding changes nothing here: it cannot be what went wrong
             magnitude = np.abs(candidate)
             # The candidates reproduce narrowed inputs, a narrowed result and the handout's loop adding
             # up in the narrow type, up to a rounding or two of the value and of the bias added to it.
@@ -466,7 +463,10 @@ def _reduced_precision(call: _Call, got: np.ndarray, rtol: float, atol: float) -
                 # root of the steps (the worst case, linear, would excuse nearly any value here).
                 slack = slack + 2 * unit * math.sqrt(steps) * scale
             with np.errstate(invalid="ignore"):
-                if _within(got, candidate, atol + rtol * magnitude + slack):
+                # A rounding that changes nothing here cannot be what went wrong.
+                if _within(got, candidate, atol + rtol * magnitude + slack) and not _close(
+                    candidate, call.right, rtol, atol
+                ):
                     return name
     return None
 
