@@ -21,7 +21,7 @@ import pytest
 
 from grader.cases import build_cases
 from grader.compare import compare_array, scalar_value
-from grader.hints import diagnose, hint_texts
+from grader.hints import CAUSE_FIXES, Match, diagnose, hint_texts
 from grader.runner import Returned
 from reference import conv1d_backward, conv1d_forward
 
@@ -49,9 +49,11 @@ def student_forward(
     add_bias: bool = True,
     dtype: np.dtype | type = np.float64,
     pad_last_window: bool = False,
+    flip_kernel: bool = False,
 ) -> np.ndarray:
     """The handout's pseudocode; the keyword arguments are the knobs students get wrong."""
     kernel_size = weight.shape[2]
+    weight = weight[:, :, ::-1] if flip_kernel else weight
     positions = (x.shape[2] - kernel_size) // stride + 1 if positions is None else positions
     step = stride if step is None else step
     out = np.zeros((x.shape[0], weight.shape[0], positions if allocated is None else allocated), dtype=dtype)
@@ -70,23 +72,59 @@ def student_backward(
     stride: int,
     *,
     step: int | None = None,
+    positions: int | None = None,
     overwrite_dx: bool = False,
     overwrite_grad_weight: bool = False,
+    zero_grad_weight_in_loop: bool = False,
+    flip_kernel: bool = False,
+    dtype: np.dtype | type = np.float64,
     bias_axes: tuple[int, ...] | None = (0, 2),
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     step = stride if step is None else step
+    positions = delta.shape[2] if positions is None else positions
     kernel_size = weight.shape[2]
-    dx = np.zeros(x.shape)
-    grad_weight = np.zeros(weight.shape)
-    for i in range(delta.shape[2]):
+    kernel = weight[:, :, ::-1] if flip_kernel else weight
+    dx = np.zeros(x.shape, dtype=dtype)
+    grad_weight = np.zeros(weight.shape, dtype=dtype)
+    for i in range(positions):
         b, e = i * step, i * step + kernel_size
         if overwrite_dx:
-            dx[:, :, b:e] = np.tensordot(delta[:, :, i], weight, axes=1)
+            dx[:, :, b:e] = np.tensordot(delta[:, :, i], kernel, axes=1)
         else:
-            dx[:, :, b:e] += np.tensordot(delta[:, :, i], weight, axes=1)
-        contribution = np.tensordot(delta[:, :, i].T, x[:, :, b:e], axes=1)
-        grad_weight = contribution if overwrite_grad_weight else grad_weight + contribution
+            dx[:, :, b:e] += np.tensordot(delta[:, :, i], kernel, axes=1)
+        window = x[:, :, b:e][:, :, ::-1] if flip_kernel else x[:, :, b:e]
+        contribution = np.tensordot(delta[:, :, i].T, window, axes=1)
+        if zero_grad_weight_in_loop:
+            grad_weight = np.zeros(weight.shape, dtype=dtype)
+        if overwrite_grad_weight:
+            grad_weight = contribution.astype(dtype)
+        else:
+            grad_weight += contribution
     return dx, grad_weight, np.sum(delta, axis=bias_axes)
+
+
+def student_dx_fancy_indexed(
+    weight: np.ndarray,
+    delta: np.ndarray,
+    stride: int,
+    input_size: int,
+    *,
+    offset_major: bool = False,
+    add_at: bool = False,
+) -> np.ndarray:
+    """Loop-free dx: every (window, kernel offset) pair's input position, scattered in one statement."""
+    batch, _, positions = delta.shape
+    kernel_size = weight.shape[2]
+    idx = (np.arange(positions) * stride)[:, None] + np.arange(kernel_size)[None, :]  # (window, offset)
+    contributions = np.einsum("boi,ock->bcik", delta, weight)
+    if offset_major:  # the same pairs listed offset by offset
+        idx, contributions = idx.T, contributions.transpose(0, 1, 3, 2)
+    dx = np.zeros((batch, weight.shape[1], input_size))
+    if add_at:
+        np.add.at(dx, (slice(None), slice(None), idx), contributions)
+    else:
+        dx[:, :, idx] += contributions
+    return dx
 
 
 # --- cases ------------------------------------------------------------------------------------------------
@@ -129,11 +167,28 @@ def _make_case(
     return Case(id, (in_channels, out_channels, kernel_size, stride), inputs)
 
 
+def _make_float_case(
+    id: str, batch: int, in_channels: int, out_channels: int, kernel_size: int, stride: int, input_size: int, seed: int
+) -> Case:
+    # Arbitrary float64 values, which float16 (and float32) cannot hold: reduced precision shows.
+    rng = np.random.default_rng(seed)
+    output_size = (input_size - kernel_size) // stride + 1
+    inputs = {
+        "weight": rng.normal(size=(out_channels, in_channels, kernel_size)),
+        "bias": rng.normal(size=out_channels),
+        "x": rng.normal(size=(batch, in_channels, input_size)) * 3,
+        "delta": rng.normal(size=(batch, out_channels, output_size)),
+    }
+    return Case(id, (in_channels, out_channels, kernel_size, stride), inputs)
+
+
 CASES = [
     _make_case("stride-1", 2, 3, 4, 3, 1, 9, seed=1),
     _make_case("stride-2-not-dividing", 2, 3, 4, 3, 2, 10, seed=2),
     _make_case("stride-above-kernel", 3, 2, 3, 2, 3, 13, seed=3),
     _make_case("square-output", 2, 2, 3, 2, 1, 4, seed=4),  # out_channels == output_size
+    _make_float_case("float-stride-1", 2, 3, 4, 3, 1, 9, seed=6),
+    _make_float_case("float-stride-2", 3, 2, 3, 4, 2, 12, seed=7),
 ]
 
 
@@ -172,6 +227,27 @@ def _buggy_forward(bug: str, case: Case) -> Iterator[tuple[str, np.ndarray | lis
         yield "out", np.floor(right).astype(np.int64)
     elif bug == "returns_list":
         yield "out", right.tolist()
+    elif bug == "kernel_flipped":
+        yield "out", student_forward(x, weight, bias, stride, flip_kernel=True)
+    elif bug == "last_position_skipped":
+        short = {"positions": right_size - 1, "allocated": right_size}
+        yield "out", student_forward(x, weight, bias, stride, **short)
+        # The bias added to the whole array after the loop also lands in the skipped column.
+        yield "out", student_forward(x, weight, bias, stride, **short, add_bias=False) + bias[None, :, None]
+    elif bug == "returns_inside_loop":
+        yield "out", student_forward(x, weight, bias, stride, positions=1, allocated=right_size)
+        yield "out", student_forward(x, weight, bias, stride, positions=1, allocated=right_size, add_bias=False)
+    elif bug == "reduced_precision":
+        with np.errstate(over="ignore"):  # handout case two overflows float16, as it does for a student
+            values = [
+                student_forward(x, weight, bias, stride, dtype=np.float16),  # output allocated in float16
+                student_forward(x.astype(np.float16), weight, bias, stride),  # x converted, float64 maths
+                student_forward(  # everything converted: float16 tensordot, float16 output
+                    x.astype(np.float16), weight.astype(np.float16), bias.astype(np.float16), stride, dtype=np.float16
+                ),
+            ]
+        for value in values:
+            yield "out", value
 
 
 def _buggy_backward(bug: str, case: Case) -> Iterator[tuple[str, np.ndarray | list]]:
@@ -194,6 +270,41 @@ def _buggy_backward(bug: str, case: Case) -> Iterator[tuple[str, np.ndarray | li
         yield "grad_weight", grad_weight.transpose(0, 2, 1)
     elif bug == "returns_list":
         yield "dx", dx.tolist()
+    elif bug == "kernel_flipped":
+        flipped_dx, flipped_grad_weight, _ = student_backward(x, weight, delta, stride, flip_kernel=True)
+        yield "dx", flipped_dx
+        yield "grad_weight", flipped_grad_weight
+    elif bug == "last_position_skipped":
+        skipped_dx, skipped_grad_weight, _ = student_backward(x, weight, delta, stride, positions=delta.shape[2] - 1)
+        yield "dx", skipped_dx
+        yield "grad_weight", skipped_grad_weight
+    elif bug == "returns_inside_loop":
+        first_dx, first_grad_weight, _ = student_backward(x, weight, delta, stride, positions=1)
+        yield "dx", first_dx
+        yield "grad_weight", first_grad_weight
+    elif bug == "gradient_averaged":
+        batch, positions = delta.shape[0], delta.shape[2]
+        yield "dx", dx / batch
+        yield "grad_weight", grad_weight / batch
+        yield "grad_weight", grad_weight / (batch * positions)
+        yield "grad_bias", np.mean(delta, axis=(0, 2))
+        yield "grad_bias", np.sum(delta, axis=(0, 2)) / batch
+    elif bug == "grad_bias_not_updated":
+        yield "grad_bias", np.zeros(weight.shape[0])
+    elif bug == "returns_grad_weight":
+        yield "dx", grad_weight
+    elif bug == "reduced_precision":
+        with np.errstate(over="ignore"):
+            # Accumulated in float16 arrays, a rounding per position; and from float16 inputs in float64.
+            half_dx, half_grad_weight, _ = student_backward(x, weight, delta, stride, dtype=np.float16)
+            values = [
+                ("dx", half_dx),
+                ("grad_weight", half_grad_weight),
+                ("grad_weight", student_backward(x.astype(np.float16), weight, delta, stride)[1]),
+                ("dx", student_backward(x, weight.astype(np.float16), delta, stride)[0]),
+                ("grad_bias", np.sum(delta.astype(np.float16), axis=(0, 2))),
+            ]
+        yield from values
 
 
 BUGS = [
@@ -209,6 +320,13 @@ BUGS = [
     "transposed",
     "integer_truncation",
     "returns_list",
+    "kernel_flipped",
+    "last_position_skipped",
+    "returns_inside_loop",
+    "gradient_averaged",
+    "grad_bias_not_updated",
+    "returns_grad_weight",
+    "reduced_precision",
 ]
 
 
@@ -248,13 +366,21 @@ def hint_for(case: Case, component: str, value: object) -> str | None:
     return likely_cause(op_of(component), component, case.layer, None, case.inputs, returned(value), RTOL, ATOL)
 
 
+def size_match(sizes: tuple[int, int, int], got: Returned) -> Match | None:
+    return diagnose("output_size", "size", None, sizes, {}, got, RTOL, ATOL)
+
+
 def size_fingerprint(sizes: tuple[int, int, int], got: Returned) -> str | None:
-    match = diagnose("output_size", "size", None, sizes, {}, got, RTOL, ATOL)
+    match = size_match(sizes, got)
     return None if match is None else match.fingerprint
 
 
+def match_for(case: Case, component: str, value: object) -> Match | None:
+    return diagnose(op_of(component), component, case.layer, None, case.inputs, returned(value), RTOL, ATOL)
+
+
 def fingerprint_for(case: Case, component: str, value: object) -> str | None:
-    match = diagnose(op_of(component), component, case.layer, None, case.inputs, returned(value), RTOL, ATOL)
+    match = match_for(case, component, value)
     return None if match is None else match.fingerprint
 
 
@@ -290,10 +416,17 @@ def test_each_bug_is_named_wherever_it_changes_the_answer(bug: str) -> None:
         ("transposed", ["axes are in the order"]),
         ("integer_truncation", ["integer dtype", "float"]),
         ("returns_list", ["np.ndarray", "list"]),
+        ("kernel_flipped", ["cross-correlation", "np.convolve"]),
+        ("last_position_skipped", ["last output position", "range(output_size)"]),
+        ("returns_inside_loop", ["`return` inside the loop"]),
+        ("gradient_averaged", ["divided by the batch size", "sums"]),
+        ("grad_bias_not_updated", ["still all zeros", "self.grad_bias"]),
+        ("returns_grad_weight", ["shaped like the weights", "`dx`"]),
+        ("reduced_precision", ["np.float16", "float64"]),
     ],
 )
 def test_hint_says_what_the_mistake_is_and_where_to_look(bug: str, words: list[str]) -> None:
-    case = CASES[1]
+    case = CASES[5] if bug == "reduced_precision" else CASES[1]  # float16 holds the integer cases exactly
     component, value = next(buggy_outputs(bug, case))
     hint = hint_for(case, component, value)
     assert hint is not None
@@ -344,6 +477,154 @@ def test_a_list_holding_a_known_mistake_gets_both_hints() -> None:
     hint = hint_for(case, "out", value) or ""
     assert fingerprint_for(case, "out", value) == "bias_omitted"
     assert "self.bias" in hint and "not a list" in hint
+
+
+# --- values more than one mistake gives -------------------------------------------------------------------
+
+
+def test_grad_weight_reset_inside_the_loop_is_told_how_to_fix_that() -> None:
+    # `+=` with a reset to zeros inside the loop gives the values of `=`; "use +=" alone would not fix it.
+    case = CASES[1]
+    x, weight, _, stride = case.args()
+    delta = case.inputs["delta"]
+    reset = student_backward(x, weight, delta, stride, zero_grad_weight_in_loop=True)[1]
+    assigned = student_backward(x, weight, delta, stride, overwrite_grad_weight=True)[1]
+    assert np.array_equal(reset, assigned) and is_wrong(reset, right_value(case, "grad_weight"))
+    match = match_for(case, "grad_weight", reset)
+    assert match is not None and match.fingerprint == "grad_weight_overwritten"
+    assert set(match.causes) == {"grad_weight_assigned_in_loop", "grad_weight_zeroed_in_loop"}
+    for cause in match.causes:
+        assert CAUSE_FIXES[cause] in match.hint
+
+
+@pytest.mark.parametrize("offset_major", [False, True], ids=["window-major", "offset-major"])
+@pytest.mark.parametrize("case", [CASES[0], CASES[1], CASES[4]], ids=lambda c: c.id)
+def test_fancy_indexed_dx_is_told_about_np_add_at(case: Case, offset_major: bool) -> None:
+    x, weight, _, stride = case.args()
+    delta = case.inputs["delta"]
+    dx = student_dx_fancy_indexed(weight, delta, stride, x.shape[2], offset_major=offset_major)
+    assert is_wrong(dx, right_value(case, "dx"))
+    match = match_for(case, "dx", dx)
+    assert match is not None and match.fingerprint == "dx_overwritten"
+    assert "dx_fancy_index_add" in match.causes and "dx_assigned_in_loop" in match.causes
+    assert CAUSE_FIXES["dx_fancy_index_add"] in match.hint and "np.add.at" in match.hint
+    # The fix the hint names does repair it.
+    repaired = student_dx_fancy_indexed(weight, delta, stride, x.shape[2], offset_major=offset_major, add_at=True)
+    assert not is_wrong(repaired, right_value(case, "dx"))
+
+
+def test_two_different_mistakes_with_the_same_values_are_both_named() -> None:
+    # With two output positions, "the last one skipped" and "returned after the first" are the same values.
+    case = _make_case("two-positions", 2, 3, 4, 3, 1, 4, seed=8)
+    x, weight, bias, stride = case.args()
+    out = student_forward(x, weight, bias, stride, positions=1, allocated=2)
+    match = match_for(case, "out", out)
+    assert match is not None and match.fingerprint == "last_position_skipped"
+    assert match.causes == ("last_position_skipped", "returns_inside_loop")
+    assert "range(output_size)" in match.hint and "`return` inside the loop" in match.hint
+    assert not NUMBER.findall(match.hint)
+
+
+def test_single_causes_are_listed_as_their_own_fingerprint() -> None:
+    case = CASES[0]
+    x, weight, bias, stride = case.args()
+    match = match_for(case, "out", student_forward(x, weight, bias, stride, add_bias=False))
+    assert match is not None and match.causes == ("bias_omitted",)
+
+
+# --- more single causes -----------------------------------------------------------------------------------
+
+
+def test_anything_shaped_like_the_weights_returned_for_dx_is_named() -> None:
+    case = CASES[1]
+    weight = case.inputs["weight"]
+    assert fingerprint_for(case, "dx", np.asarray(weight, dtype=np.float64)) == "returns_grad_weight"
+    assert fingerprint_for(case, "dx", np.zeros(weight.shape)) == "returns_grad_weight"
+
+
+def test_grad_weight_returned_where_its_shape_is_the_input_shape_is_named_by_its_values() -> None:
+    # batch == out_channels and input_size == kernel_size: dx and grad_weight have the same shape.
+    case = _make_case("weight-shaped-input", 2, 3, 2, 5, 1, 5, seed=9)
+    x, weight, _, stride = case.args()
+    grad_weight = student_backward(x, weight, case.inputs["delta"], stride)[1]
+    assert grad_weight.shape == x.shape
+    assert fingerprint_for(case, "dx", grad_weight) == "returns_grad_weight"
+    garbage = np.random.default_rng(0).normal(size=x.shape)
+    assert fingerprint_for(case, "dx", garbage) is None  # the shape alone says nothing here
+
+
+def test_gradient_averaged_hint_says_what_it_was_divided_by() -> None:
+    case = CASES[1]
+    delta = case.inputs["delta"]
+    assert "divided by the batch size" in (hint_for(case, "grad_bias", delta.sum(axis=(0, 2)) / 2) or "")
+    assert "a mean over both" in (hint_for(case, "grad_bias", delta.mean(axis=(0, 2))) or "")
+    assert "number of output positions" in (hint_for(case, "grad_bias", delta.sum(axis=0).mean(axis=1)) or "")
+
+
+# --- reduced precision ------------------------------------------------------------------------------------
+
+
+def test_float32_is_named_where_it_loses_what_float64_keeps() -> None:
+    # Large inputs, small differences: float32 drops digits of x that decide the answer.
+    rng = np.random.default_rng(10)
+    inputs = {
+        "weight": np.array([[[1.0, -1.0]]]),
+        "bias": np.array([0.0]),
+        "x": 1e4 + rng.normal(size=(2, 1, 9)) * 1e-2,
+    }
+    case = Case("cancellation", (1, 1, 2, 1), inputs)
+    x, weight, bias, stride = case.args()
+    value = student_forward(x.astype(np.float32), weight, bias, stride)
+    assert is_wrong(value, right_value(case, "out"))
+    match = match_for(case, "out", value)
+    assert match is not None and match.fingerprint == "reduced_precision"
+    assert "`np.float32`" in match.hint and "float16" not in match.hint
+
+
+def test_float16_overflow_to_inf_is_named() -> None:
+    layer_case = build_cases(20261124).forward[1]  # handout case two: outputs past float16's range
+    case = Case(layer_case.name, layer_case.layer, layer_case.inputs)
+    x, weight, bias, stride = case.args()
+    with np.errstate(over="ignore"):
+        value = student_forward(x, weight, bias, stride, dtype=np.float16)
+    assert np.isinf(value).any()
+    assert fingerprint_for(case, "out", value) == "reduced_precision"
+
+
+def test_precision_is_not_blamed_where_it_changes_nothing() -> None:
+    # Integer inputs with quarter weights: float16 holds every input and output of this case exactly, so
+    # a wrong float16 array is wrong for another reason.
+    case = CASES[0]
+    right = right_value(case, "out")
+    assert np.array_equal(right.astype(np.float16), right)
+    assert fingerprint_for(case, "out", (right + 1e-3).astype(np.float16)) is None
+
+
+def test_precision_is_not_blamed_on_the_dtype_the_inputs_came_in() -> None:
+    # float32 inputs computed on in float32: nothing was converted, so "converted to float32" would be false.
+    rng = np.random.default_rng(11)
+    inputs = {
+        "weight": np.array([[[0.1, -0.1]]], dtype=np.float32),
+        "bias": np.zeros(1, dtype=np.float32),
+        "x": (1e4 + rng.normal(size=(2, 1, 9))).astype(np.float32),
+    }
+    case = Case("float32-given", (1, 1, 2, 1), inputs)
+    x, weight, bias, _ = case.args()
+    window = np.lib.stride_tricks.sliding_window_view(x, 2, axis=2)
+    value = np.einsum("bcok,fck->bfo", window, weight) + bias[None, :, None]  # stays float32
+    assert value.dtype == np.float32 and is_wrong(value, right_value(case, "out"))
+    assert fingerprint_for(case, "out", value) is None
+
+
+@pytest.mark.parametrize("component", ["out", "dx", "grad_weight", "grad_bias"])
+def test_a_value_off_by_more_than_rounding_is_not_called_reduced_precision(component: str) -> None:
+    case = CASES[4]
+    right = right_value(case, component)
+    for value in (right * (1 + 1e-2), right + 1e-2):
+        assert fingerprint_for(case, component, value) is None
+    # An array that is float16 itself may have added up in float16 in any order, which can cost a percent
+    # or so where terms cancel; a tenth is past anything rounding does.
+    assert fingerprint_for(case, component, (right * (1 + 1e-1)).astype(np.float16)) is None
 
 
 # --- no false alarms --------------------------------------------------------------------------------------
@@ -481,7 +762,23 @@ SAMPLE_BUGS = {
     "bug_transposed_output": {"transposed"},
     "bug_integer_truncation": {"integer_truncation"},
     "bug_returns_list": {"returns_list"},
+    "bug_grad_weight_zeroed_in_loop": {"grad_weight_overwritten"},
+    "bug_dx_fancy_index": {"dx_overwritten"},
+    "bug_kernel_flipped": {"kernel_flipped"},
+    "bug_gradients_averaged": {"gradient_averaged"},
+    "bug_dx_divided_by_batch": {"gradient_averaged"},
+    "bug_grad_bias_not_updated": {"grad_bias_not_updated"},
+    "bug_returns_grad_weight": {"returns_grad_weight"},
+    "bug_last_position_skipped": {"last_position_skipped"},
+    "bug_returns_inside_loop": {"returns_inside_loop"},
+    "bug_float16": {"reduced_precision"},
 }
+
+SAMPLE_CAUSES = {
+    "bug_grad_weight_zeroed_in_loop": "grad_weight_zeroed_in_loop",
+    "bug_dx_fancy_index": "dx_fancy_index_add",
+}
+"""Samples whose values other mistakes give too: the cause each one has, which its hint must name."""
 
 
 def load_sample(name: str) -> ModuleType:
@@ -495,10 +792,14 @@ def load_sample(name: str) -> ModuleType:
 
 @dataclass
 class SampleRun:
-    """Which checks of each question a sample passes, and the fingerprints its wrong values got."""
+    """Which checks of each question a sample passes, and what its wrong values were diagnosed as."""
 
     passed: dict[str, list[bool]]
-    fingerprints: list[tuple[str, str | None]]
+    matches: list[tuple[str, Match | None]]
+
+    @property
+    def fingerprints(self) -> list[tuple[str, str | None]]:
+        return [(label, None if match is None else match.fingerprint) for label, match in self.matches]
 
     def grade(self, question: str) -> str:
         results = self.passed[question]
@@ -509,10 +810,10 @@ def run_sample(module: ModuleType) -> SampleRun:
     cases = build_cases(20261124)
     run = SampleRun({"q1": [], "q2": []}, [])
 
-    def record(question: str, label: str, ok: bool, find: Callable[[], str | None]) -> None:
+    def record(question: str, label: str, ok: bool, find: Callable[[], Match | None]) -> None:
         run.passed[question].append(ok)
         if not ok:
-            run.fingerprints.append((label, find()))
+            run.matches.append((label, find()))
 
     for size_case in cases.output_size:
         got = returned(module.get_conv1d_output_size(*size_case.args))
@@ -520,19 +821,20 @@ def run_sample(module: ModuleType) -> SampleRun:
             "q1",
             f"size{size_case.args}",
             scalar_value(got) == size_case.expected,
-            lambda got=got, size_case=size_case: size_fingerprint(size_case.args, got),
+            lambda got=got, size_case=size_case: size_match(size_case.args, got),
         )
     for layer_case in cases.forward + cases.backward:
         layer = module.Conv1d(*layer_case.layer)
         layer.weight, layer.bias = layer_case.weight, layer_case.bias
-        out = layer.forward(layer_case.x)
+        with np.errstate(over="ignore"):  # the float16 sample overflows on handout case two, as it should
+            out = layer.forward(layer_case.x)
         case = Case(layer_case.name, layer_case.layer, layer_case.inputs)
         if layer_case in cases.forward:
             record(
                 "q1",
                 f"forward {case.id}",
                 not is_wrong(out, layer_case.expected_forward()),
-                lambda case=case, out=out: fingerprint_for(case, "out", out),
+                lambda case=case, out=out: match_for(case, "out", out),
             )
         if layer_case in cases.backward:
             dx = layer.backward(layer_case.delta)
@@ -542,7 +844,7 @@ def run_sample(module: ModuleType) -> SampleRun:
                     "q2",
                     f"{component} {case.id}",
                     not is_wrong(value, layer_case.expected_backward()[component]),
-                    lambda case=case, component=component, value=value: fingerprint_for(case, component, value),
+                    lambda case=case, component=component, value=value: match_for(case, component, value),
                 )
     return run
 
@@ -561,3 +863,13 @@ def test_sample_bug_gets_its_hint_wherever_it_is_wrong(name: str) -> None:
     claimed = re.search(r"expected: q1=(\S+) q2=(\S+)", module.__doc__ or "")
     assert claimed is not None
     assert (run.grade("q1"), run.grade("q2")) == claimed.groups()
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLE_CAUSES))
+def test_sample_with_a_shared_symptom_is_told_its_own_fix(name: str) -> None:
+    cause = SAMPLE_CAUSES[name]
+    run = run_sample(load_sample(name))
+    assert run.matches
+    for label, match in run.matches:
+        assert match is not None and cause in match.causes, (label, match)
+        assert CAUSE_FIXES[cause] in match.hint, label

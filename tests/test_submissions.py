@@ -6,6 +6,12 @@ Each sample declares its expectation on a line of its module docstring::
     expected: status=rejected line=12      (rejected, and the message names line 12)
     expected: status=rejected module=torch (rejected, and the message names the module)
     expected: q1=partial q2=0 message=Conv1D
+    expected: q1=all q2=partial hint=dx_overwritten cause=dx_fancy_index_add
+
+``hint`` (``bug_*`` samples) is the fingerprint every failing test must name, and nothing else. ``cause``
+is for a sample whose values other mistakes give too, so that the fingerprint names the symptom: every
+failing test's hint must then include the fix for that cause (``grader.hints.CAUSE_FIXES``), the one
+that repairs this sample.
 
 Forward bugs must lose points in q1 only and backward bugs in q2 only: that is what "all" on the other
 question checks.
@@ -18,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from grader import Result, grade, load_config
+from grader.hints import CAUSE_FIXES
 from grader.models import QuestionResult
 
 SAMPLES = Path(__file__).resolve().parent.parent / "submissions"
@@ -85,3 +92,7 @@ def test_each_sample_bug_gets_its_own_hint_wherever_it_loses_points(path: Path, 
     assert failed
     assert {t.mistake for t in failed} == {fingerprint}, [(t.name, t.mistake) for t in failed]
     assert all(t.hint and t.hint in t.feedback for t in failed if t.name != "test_get_conv1d_output_size")
+    cause = expectation(path).get("cause")
+    if cause is not None:
+        fix = CAUSE_FIXES[cause]
+        assert all(fix in (t.hint or "") for t in failed), [t.name for t in failed if fix not in (t.hint or "")]
