@@ -398,3 +398,42 @@ def test_right_values_helper_agrees_with_the_cases():
     cases = build_cases(0)
     call = Call(key="forward/1", op="forward", layer=cases.forward[0].layer, arrays=cases.forward[0].inputs)
     np.testing.assert_array_equal(right_values(call)["out"].array, cases.forward[0].expected_forward())
+
+
+def _in(dtype: type, case) -> dict[str, np.ndarray]:
+    return {name: array.astype(dtype) for name, array in case.inputs.items()}
+
+
+@pytest.mark.parametrize("seed", range(0, 4000, 97))
+def test_hidden_values_are_exact_in_float32_and_not_in_float16(seed: int):
+    # Any correct style (loops, einsum, tensordot, float32 arithmetic) must match to the last bit, so that the
+    # course's tight tolerance never fails a correct answer; half precision must not get through.
+    from reference import conv1d_backward, conv1d_forward
+
+    half_wrong = 0
+    for case in (c for c in build_cases(seed).backward if not c.visible):
+        single, half = _in(np.float32, case), _in(np.float16, case)
+        out32 = conv1d_forward(single["x"], single["weight"], single["bias"], case.stride)
+        assert np.array_equal(out32.astype(np.float64), case.expected_forward()), case.name
+        for got, want in zip(
+            conv1d_backward(single["x"], single["weight"], single["delta"], case.stride),
+            case.expected_backward().values(),
+            strict=True,
+        ):
+            assert np.array_equal(got.astype(np.float64), want), case.name
+        out16 = _forward_in_half_precision(half["x"], half["weight"], half["bias"], case.stride)
+        half_wrong += not np.allclose(out16.astype(np.float64), case.expected_forward(), rtol=1e-5, atol=1e-8)
+    assert half_wrong == 10
+
+
+def _forward_in_half_precision(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, stride: int) -> np.ndarray:
+    """The handout's loops with every product and sum rounded to float16, as a student's float16 code does."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    windows = sliding_window_view(x, weight.shape[2], axis=2)[:, :, ::stride, :]
+    out = np.zeros((x.shape[0], weight.shape[0], windows.shape[2]), dtype=np.float16)
+    with np.errstate(all="ignore"):
+        for channel in range(weight.shape[1]):
+            for k in range(weight.shape[2]):
+                out += windows[:, None, channel, :, k] * weight[None, :, channel, k, None]
+        return out + bias[None, :, None]

@@ -23,6 +23,7 @@ from grader.sandbox import SandboxRunner
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the namespace sandbox needs root (as in CI)")
 
 HOSTILE = Path(__file__).parent / "hostile"
+SAMPLES = Path(__file__).resolve().parents[2] / "submissions"
 
 
 def _hidden_cases(data: bytes) -> list:
@@ -93,3 +94,15 @@ def test_a_table_of_answers_recorded_from_one_grading_scores_nothing_on_the_next
     visible = [t for t in result.tests() if t.name.startswith("test_conv1d_")]
     assert hidden and all(t.score == 0 for t in hidden)
     assert visible and all(t.status == "passed" for t in visible)  # the table itself works: inputs moved on
+
+
+@pytest.mark.parametrize("key", ["one-deployment's-key-0123", "another-deployment-key-4567"])
+def test_half_precision_fails_every_hidden_forward_case_whatever_the_draw(
+    runner: SandboxRunner, key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Hidden values need fourteen significant bits per product: exact in float32 and float64, not in float16.
+    monkeypatch.setenv("CONV1D_HIDDEN_KEY", key)
+    result = grade(SAMPLES / "bug_float16.py", runner=runner)
+    hidden = [t for t in result.tests() if t.name.startswith("hidden_forward_")]
+    assert len(hidden) == 10 and all(t.status == "failed" for t in hidden), [(t.name, t.status) for t in hidden]
+    assert {t.mistake for t in hidden} == {"reduced_precision"}
