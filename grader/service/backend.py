@@ -105,9 +105,10 @@ class Backend:
         return submission_id
 
     async def settled(self, submission_id: str, timeout: float) -> Record:
-        """The record once graded, or as it stands after ``timeout`` seconds."""
-        await self.pool.wait(submission_id, timeout)
-        return await self.record(submission_id)
+        """The record once graded (as the worker hands it over, or from the store), or as it stands after
+        ``timeout`` seconds."""
+        record = await self.pool.wait(submission_id, timeout)
+        return record if record is not None else await self.record(submission_id)
 
     async def record(self, submission_id: str) -> Record:
         record = await asyncio.to_thread(self.store.get, submission_id)

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from grader.config import Config
 from grader.engine import grade
 from grader.runner import Runner
-from grader.service.store import Claim, Store
+from grader.service.store import Claim, Record, Store
 from grader.submission import Submission
 
 log = logging.getLogger("grader.service")
@@ -69,7 +69,7 @@ class GradingPool:
         self._lock = threading.Lock()
         self._uploads = 0  # admitted uploads not yet settled
         self._queued: set[str] = set()  # ids in the queue and not yet taken by a worker
-        self._waiters: dict[str, list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]]] = {}
+        self._waiters: dict[str, list[tuple[asyncio.AbstractEventLoop, asyncio.Future[Record | None]]]] = {}
         self._threads: list[threading.Thread] = []
         self._busy = 0
         self._mean_seconds = 1.0  # moving average of grading time, for Retry-After
@@ -158,23 +158,22 @@ class GradingPool:
 
     # --- waiting for a verdict -------------------------------------------------------------------------
 
-    async def wait(self, submission_id: str, timeout: float) -> None:
-        """Return when the submission is settled or after ``timeout`` seconds, whichever comes first.
-
-        The caller checks the store afterwards: the future only says "look now".
+    async def wait(self, submission_id: str, timeout: float) -> Record | None:
+        """Return when the submission is settled or after ``timeout`` seconds, whichever comes first: the record
+        the worker stored, when it hands it over (saving a read of the store); else None, and the caller looks.
         """
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[None] = loop.create_future()
+        future: asyncio.Future[Record | None] = loop.create_future()
         with self._lock:
             self._waiters.setdefault(submission_id, []).append((loop, future))
         try:
             # Registered before looking, so a verdict stored in between still wakes us.
             record = await asyncio.to_thread(self.store.get, submission_id, with_result=False)
             if record is not None and record.state not in ("queued", "running"):
-                return
-            await asyncio.wait_for(future, timeout)
+                return None
+            return await asyncio.wait_for(future, timeout)
         except TimeoutError:
-            pass
+            return None
         finally:
             with self._lock:
                 waiters = self._waiters.get(submission_id, [])
@@ -183,12 +182,12 @@ class GradingPool:
                 if not waiters:
                     self._waiters.pop(submission_id, None)
 
-    def _notify(self, submission_id: str) -> None:
+    def _notify(self, submission_id: str, record: Record | None) -> None:
         with self._lock:
             waiters = self._waiters.pop(submission_id, [])
         for loop, future in waiters:
             with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
-                loop.call_soon_threadsafe(_resolve, future)
+                loop.call_soon_threadsafe(_resolve, future, record)
 
     # --- workers ---------------------------------------------------------------------------------------
 
@@ -200,8 +199,9 @@ class GradingPool:
             with self._lock:
                 self._queued.discard(submission_id)
                 self._busy += 1
+            record = None
             try:
-                self._grade_one(submission_id)
+                record = self._grade_one(submission_id)
             except Exception:  # a store failure must not kill the worker; the row stays pending for a restart
                 log.exception("could not grade submission %s", submission_id)
             finally:
@@ -209,12 +209,13 @@ class GradingPool:
                     self._busy -= 1
                     if priority == UPLOAD:
                         self._uploads -= 1
-                self._notify(submission_id)
+                self._notify(submission_id, record)
 
-    def _grade_one(self, submission_id: str) -> None:
+    def _grade_one(self, submission_id: str) -> Record | None:
+        """Grade and store; the stored record, or None when there is none to hand over."""
         claim = self.store.claim(submission_id)
         if claim is None:
-            return  # deleted, or already graded by a worker that got an earlier copy
+            return None  # deleted, or already graded by a worker that got an earlier copy
         with self._lock:
             config, digest = self._config, self._digest
         started = time.monotonic()
@@ -222,21 +223,22 @@ class GradingPool:
             result = grade(Submission(claim.name, claim.data), config, runner=self._runner)
         except Exception as exc:  # GraderFault or a grader bug: the student's bytes stay stored for a re-grade
             log.exception("grader fault on submission %s", submission_id)
-            self._settle_fault(claim, exc)
-            return
+            return self._settle_fault(claim, exc)
         self._observe(time.monotonic() - started)
-        if not self.store.finish(claim, result, digest):
+        record = self.store.finish(claim, result, digest)
+        if record is None:
             log.info("dropped a superseded result for %s (re-graded meanwhile)", submission_id)
+        return record
 
-    def _settle_fault(self, claim: Claim, exc: Exception) -> None:
+    def _settle_fault(self, claim: Claim, exc: Exception) -> Record | None:
         message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
-        self.store.fail(claim, message)
+        return self.store.fail(claim, message)
 
     def _observe(self, seconds: float) -> None:
         with self._lock:
             self._mean_seconds = 0.8 * self._mean_seconds + 0.2 * seconds
 
 
-def _resolve(future: asyncio.Future[None]) -> None:
+def _resolve(future: asyncio.Future[Record | None], record: Record | None) -> None:
     if not future.done():
-        future.set_result(None)
+        future.set_result(record)

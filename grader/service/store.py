@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -134,12 +134,14 @@ class Claim:
     data: bytes
 
 
-def _record(row: SubmissionRow, *, with_result: bool) -> Record:
+def _record(row: Any, *, with_result: bool, result: Result | None = None) -> Record:
+    """A record from a row (or a RETURNING tuple with the same names); ``result`` when the caller holds it."""
     submitted = row.submitted_at if row.submitted_at.tzinfo else row.submitted_at.replace(tzinfo=UTC)
     finished = row.finished_at
     if finished is not None and finished.tzinfo is None:
         finished = finished.replace(tzinfo=UTC)  # SQLite stores naive datetimes
-    result = Result.model_validate_json(row.result) if with_result and row.result else None
+    if result is None and with_result and row.result:
+        result = Result.model_validate_json(row.result)
     return Record(
         id=row.id,
         student=row.student,
@@ -158,25 +160,50 @@ def _record(row: SubmissionRow, *, with_result: bool) -> Record:
     )
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _connection_record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    # WAL: readers never block the writer. synchronous=FULL: a submission acknowledged to a student
-    # survives a power cut, not only a killed process; the cost is one fsync per write.
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=FULL")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.close()
+_RECORD_COLUMNS = (
+    SubmissionRow.id,
+    SubmissionRow.student,
+    SubmissionRow.filename,
+    SubmissionRow.size,
+    SubmissionRow.state,
+    SubmissionRow.submitted_at,
+    SubmissionRow.finished_at,
+    SubmissionRow.score,
+    SubmissionRow.max_score,
+    SubmissionRow.q1,
+    SubmissionRow.q2,
+    SubmissionRow.config_digest,
+    SubmissionRow.error,
+)
+"""What a :class:`Record` is made of, but the result (returned by a settling update)."""
 
 
-def make_engine(url: str) -> Engine:
-    """One engine per process; SQLite files get WAL mode and a busy timeout, and their folder is created."""
+def _sqlite_pragmas(synchronous: str) -> Callable[[Any, Any], None]:
+    def pragmas(dbapi_connection: Any, _connection_record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        # WAL: readers never block the writer.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    return pragmas
+
+
+def make_engine(url: str, *, durable: bool = True) -> Engine:
+    """An engine; SQLite files get WAL mode and a busy timeout, and their folder is created.
+
+    ``durable``: every commit survives a power cut (``synchronous=FULL``, an fsync per commit), for what cannot
+    be made again: an upload acknowledged to a student. Otherwise ``synchronous=NORMAL``: in WAL mode a commit
+    survives a killed process and may be lost with a power cut, which only ever leaves a row ``queued`` or
+    ``running`` for the next start to grade again (a verdict can always be computed again from the bytes)."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-    event.listen(engine, "connect", _sqlite_pragmas)
+    event.listen(engine, "connect", _sqlite_pragmas("FULL" if durable else "NORMAL"))
     return engine
 
 
@@ -187,14 +214,18 @@ class Store:
         self.engine = make_engine(url)
         _Base.metadata.create_all(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._relaxed_engine = make_engine(url, durable=False)
+        self._relaxed_sessions = sessionmaker(self._relaxed_engine, expire_on_commit=False)
 
     @contextmanager
-    def _session(self) -> Iterator[Session]:
-        with self._sessions() as session, session.begin():
+    def _session(self, *, durable: bool = True) -> Iterator[Session]:
+        """A transaction; ``durable=False`` for the state changes a restart redoes (see :func:`make_engine`)."""
+        with (self._sessions if durable else self._relaxed_sessions)() as session, session.begin():
             yield session
 
     def close(self) -> None:
         self.engine.dispose()
+        self._relaxed_engine.dispose()
 
     def ping(self) -> None:
         with self._session() as session:
@@ -237,22 +268,21 @@ class Store:
 
     def claim(self, submission_id: str) -> Claim | None:
         """Mark a queued submission ``running`` and return its bytes; None if it is not queued (any more)."""
-        with self._session() as session:
+        with self._session(durable=False) as session:
             claimed = session.execute(
                 update(SubmissionRow)
                 .where(SubmissionRow.id == submission_id, SubmissionRow.state == "queued")
                 .values(state="running", started_at=_now())
-                .returning(SubmissionRow.generation, SubmissionRow.student, SubmissionRow.filename)
+                .returning(SubmissionRow.generation, SubmissionRow.student, SubmissionRow.filename, SubmissionRow.data)
             ).first()
         if claimed is None:
             return None
-        generation, student, filename = claimed
-        with self._session() as session:
-            data = session.scalars(select(SubmissionRow.data).where(SubmissionRow.id == submission_id)).one()
+        generation, student, filename, data = claimed
         return Claim(submission_id, generation, student or Path(filename).stem or "nn", data)
 
-    def finish(self, claim: Claim, result: Result, config_digest: str) -> bool:
-        """Store the verdict; False when a re-grade superseded this claim (the result is then dropped)."""
+    def finish(self, claim: Claim, result: Result, config_digest: str) -> Record | None:
+        """Store the verdict and return the record; None when a re-grade superseded this claim (the result is
+        then dropped)."""
         return self._settle(
             claim,
             state=result.status,
@@ -263,17 +293,18 @@ class Store:
             config_digest=config_digest,
             error=None,
             result=result.model_dump_json(),
+            held=result,
         )
 
-    def fail(self, claim: Claim, message: str) -> bool:
+    def fail(self, claim: Claim, message: str) -> Record | None:
         """Record a grader fault; the bytes stay, so a re-grade can retry."""
         return self._settle(
             claim, state="error", score=None, max_score=None, q1=None, q2=None, error=message, result=None
         )
 
-    def _settle(self, claim: Claim, **values: Any) -> bool:
-        with self._session() as session:
-            done = session.execute(
+    def _settle(self, claim: Claim, *, held: Result | None = None, **values: Any) -> Record | None:
+        with self._session(durable=False) as session:
+            row = session.execute(
                 update(SubmissionRow)
                 .where(
                     SubmissionRow.id == claim.id,
@@ -281,8 +312,9 @@ class Store:
                     SubmissionRow.state == "running",
                 )
                 .values(finished_at=_now(), **values)
-            )
-            return bool(done.rowcount)
+                .returning(*_RECORD_COLUMNS)
+            ).first()
+            return None if row is None else _record(row, with_result=False, result=held)
 
     def requeue_pending(self) -> list[str]:
         """After a restart: every ``running`` row goes back to ``queued``; ids of all queued rows, oldest first."""
