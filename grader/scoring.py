@@ -14,7 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import numpy as np
 
 from grader.cases import OUTPUT_SIZE_TEST, CaseSet, LayerCase
-from grader.compare import compare_array, describe, scalar_value
+from grader.compare import compare_array, describe, scalar_value, usable
 from grader.config import Config, LimitsConfig, Visibility
 from grader.hints import Match
 from grader.models import QuestionResult, TestResult, TestStatus
@@ -191,7 +191,8 @@ class _Scorer:
                 failures.append(outcome)
                 wrong.append(f"{call}: {_status_text(outcome)}")
                 continue
-            returned = outcome.values.get("size", Returned(kind="none", type_name="builtins.NoneType"))
+            # usable(): the hints and the feedback below get only values they can compute with.
+            returned = usable(outcome.values.get("size", Returned(kind="none", type_name="builtins.NoneType")))
             if scalar_value(returned) == case.expected:
                 right += 1
                 continue
@@ -255,7 +256,7 @@ class _Scorer:
                 feedback=_status_text(outcome) + context,
                 **common,
             )
-        returned = outcome.values.get(component, Returned(kind="none", type_name="builtins.NoneType"))
+        returned = usable(outcome.values.get(component, Returned(kind="none", type_name="builtins.NoneType")))
         comparison = compare_array(returned, expected, self.rtol, self.atol)
         if comparison.verdict == "match":
             return TestResult(

@@ -168,9 +168,11 @@ def _failure(where: str, exc: BaseException, filename: str) -> dict[str, Any]:
 
 def _numeric_or_note(array: np.ndarray) -> tuple[np.ndarray | None, str]:
     dtype = array.dtype
-    if dtype.kind in _NUMERIC_KINDS and dtype.fields is None and dtype.subdtype is None:
+    # Up to 8 bytes: the grader reads only the portable dtypes (longdouble differs from machine to machine).
+    if dtype.kind in _NUMERIC_KINDS and dtype.fields is None and dtype.subdtype is None and dtype.itemsize <= 8:
         return array, ""
-    return None, f"dtype {_safe_str(dtype, 80)} refused: only bool, int, uint and float arrays come back"
+    refused = _safe_str(dtype, 80)
+    return None, f"dtype {refused} refused: only bool, int, uint and float arrays of up to 64 bits come back"
 
 
 def _describe(name: str, value: object) -> tuple[dict[str, Any], np.ndarray | None]:
