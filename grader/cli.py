@@ -220,3 +220,38 @@ def serve_command(host: str, port: int, data: Path | None, config_path: Path | N
     from grader.service import serve  # deferred: the CLI should not pay for FastAPI unless serving
 
     serve(host=host, port=port, data=data, config_path=config_path)
+
+
+@main.group("gradescope")
+def gradescope_group() -> None:
+    """Gradescope: build the autograder zip; `run` is what its run_autograder calls in the container."""
+
+
+@gradescope_group.command("build")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default="autograder.zip", show_default=True)
+@_config_option
+@click.option("--include-key", is_flag=True, help="Ship the hidden-case key (else each container makes its own).")
+@_translating_errors
+def gradescope_build_command(out: Path, config_path: Path | None, include_key: bool) -> None:
+    """Write the zip to upload as a Gradescope programming assignment's autograder."""
+    from grader.platforms.gradescope import build
+
+    click.echo(f"wrote {out}: {', '.join(build(out, config_path, include_key))}")
+
+
+@gradescope_group.command("run")
+@_translating_errors
+def gradescope_run_command() -> None:
+    """Grade $AUTOGRADER_ROOT/submission (default /autograder) and write results/results.json."""
+    from grader.platforms.gradescope import run
+
+    sys.exit(run())
+
+
+@main.command("prairielearn")
+@_translating_errors
+def prairielearn_command() -> None:
+    """PrairieLearn external grader: grade $GRADE_ROOT/student (default /grade), write results/results.json."""
+    from grader.platforms.prairielearn import run
+
+    sys.exit(run())
