@@ -88,8 +88,6 @@ def write_gradebook(
             "export) and no --roster was given, or none of its students matched"
         )
     write_atomically(out, book.csv)
+    why = "no roster student matches it" if roster is not None else "it carries no Canvas ID (give --roster)"
     for name in book.unmatched:
-        where = "in the roster" if roster is not None else "without a Canvas ID (give --roster)"
-        click.secho(
-            escape_controls(f"WARNING: {name} is not in the Canvas CSV: no student {where}"), fg="yellow", err=True
-        )
+        click.secho(escape_controls(f"WARNING: {name} is not in the Canvas CSV: {why}"), fg="yellow", err=True)

@@ -104,9 +104,10 @@ def is_nn(name: str) -> bool:
 
 
 def _safe_name(name: str) -> str:
-    """A submission name usable as a report's file name: no path separators, no leading dot."""
-    cleaned = re.sub(r"[/\\\x00]+", "_", readable(name)).strip().lstrip(".")
-    return cleaned or "unnamed"
+    """A submission name usable as a report's file name: no path separators (an export's submitter name may
+    hold one). Anything else stays as it was: the reports and gradebook escape it where it is shown."""
+    cleaned = readable(re.sub(r"[/\x00]+", "_", name))
+    return cleaned if cleaned.strip(". ") else "unnamed"
 
 
 def _shallowest(paths: Iterable[PurePosixPath]) -> list[PurePosixPath]:
@@ -464,6 +465,7 @@ def _unique_names(found: list[Handin]) -> tuple[list[Handin], list[str]]:
     """Hand-ins sorted by name, each name unique: where several share one, each is named after its source
     (``/`` and ``!`` written ``~``) and a note names them all."""
     by_name: dict[str, list[Handin]] = {}
+    found = [replace(h, source=readable(h.source)) for h in found]
     for handin in sorted(found, key=lambda h: h.source):
         by_name.setdefault(handin.name, []).append(handin)
     taken = {name for name, group in by_name.items() if len(group) == 1}

@@ -242,7 +242,7 @@ def test_format_canvas_with_a_roster_matches_folder_names_and_leaves_absent_stud
         ["Smith, Bob", "340934", "S1", "bsmith", "Sec 1", "100"],
         ["Lee, Ann", "555", "S2", "alee", "Sec 1", ""],
     ]
-    assert "stranger is not in the Canvas CSV" in out.output
+    assert "stranger is not in the Canvas CSV: no roster student matches it" in out.output
 
 
 # --- hostile zips ------------------------------------------------------------------------------------------
