@@ -6,12 +6,13 @@ import os
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from grader.config import Config
 from grader.engine import grade
 from grader.errors import GraderError
+from grader.exports import Handin, Student, readable
 from grader.models import Result
 from grader.report import gradebook_row
 from grader.runner import Runner
@@ -26,23 +27,24 @@ class Entry:
     path: Path
     result: Result | None
     error: str | None = None
+    source: str | None = None
+    """Where the file came from when it is not simply ``path`` (a zip member: ``carol.zip!hw2/nn.py``)."""
+    student: Student = field(default_factory=Student)
+    """Who handed it in, when the export says (Canvas and Gradescope exports)."""
 
     def row(self, folder: Path | None = None) -> dict[str, str]:
         """The gradebook row, with ``source``: the file's path inside the batch ``folder`` (the path as given
         without one), so that a row can always be traced back to the file it grades."""
-        source = self.path
-        if folder is not None and self.path.is_relative_to(folder):
-            source = self.path.relative_to(folder)
-        row = {"submission": self.name, "source": readable(source.as_posix())}
+        if self.source is not None:
+            row = {"submission": self.name, "source": readable(self.source)}
+        else:
+            source = self.path
+            if folder is not None and self.path.is_relative_to(folder):
+                source = self.path.relative_to(folder)
+            row = {"submission": self.name, "source": readable(source.as_posix())}
         if self.result is not None:
             return row | gradebook_row(self.result)
         return row | {"q1": "", "q2": "", "score": "", "max_score": "", "status": "grader-error"}
-
-
-def readable(name: str) -> str:
-    """A file name as text that can be shown and written anywhere: bytes that are not UTF-8 (which Python
-    keeps as lone surrogates, which no UTF-8 file, JSON or terminal accepts) become ``\\xff`` escapes."""
-    return os.fsencode(name).decode("utf-8", "backslashreplace")
 
 
 Clashes = Callable[[str, Sequence[tuple[str, Path]]], None]
@@ -87,14 +89,21 @@ def _unique(name: str, taken: set[str]) -> str:
     return candidate
 
 
-def _grade_one(name: str, path: Path, config: Config, runner: Runner | None) -> Entry:
+def _grade_one(item: tuple[str, Path] | Handin, config: Config, runner: Runner | None) -> Entry:
+    if isinstance(item, Handin):
+        entry = Entry(item.name, item.path or Path(item.source), None, source=item.source, student=item.student)
+        read = item.read
+    else:
+        name, path = item
+        entry = Entry(name, path, None)
+        read = path.read_bytes
     try:
-        submission = Submission(name=name, data=path.read_bytes())
-        return Entry(name, path, grade(submission, config, runner=runner))
+        submission = Submission(name=entry.name, data=read())
+        return replace(entry, result=grade(submission, config, runner=runner))
     except OSError as exc:
-        return Entry(name, path, None, f"cannot read {path}: {exc.strerror}")
+        return replace(entry, error=f"cannot read {entry.source or entry.path}: {exc.strerror}")
     except Exception as exc:  # a grader bug on one file must not cost the other students their grades
-        return Entry(name, path, None, f"grader error: {type(exc).__name__}: {exc}")
+        return replace(entry, error=f"grader error: {type(exc).__name__}: {exc}")
 
 
 def default_jobs() -> int:
@@ -105,20 +114,20 @@ def default_jobs() -> int:
 
 
 def grade_folder(
-    submissions: Sequence[tuple[str, Path]],
+    submissions: Sequence[tuple[str, Path] | Handin],
     config: Config,
     *,
     jobs: int | None = None,
     runner: Runner | None = None,
     on_done: Callable[[Entry], None] | None = None,
 ) -> list[Entry]:
-    """Grade every submission with ``jobs`` workers (default: :func:`default_jobs`); entries in input order."""
+    """Grade every submission (``(name, path)`` from :func:`discover`, or a :class:`~grader.exports.Handin` from
+    :func:`~grader.exports.discover_exports`) with ``jobs`` workers (default: :func:`default_jobs`); entries in
+    input order."""
     jobs = jobs or default_jobs()
     entries: dict[int, Entry] = {}
     with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="grade") as pool:
-        futures = {
-            pool.submit(_grade_one, name, path, config, runner): index for index, (name, path) in enumerate(submissions)
-        }
+        futures = {pool.submit(_grade_one, item, config, runner): index for index, item in enumerate(submissions)}
         for future in as_completed(futures):
             entry = future.result()
             entries[futures[future]] = entry

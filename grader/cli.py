@@ -7,7 +7,7 @@ and print; every grader fault is translated here, once, into a message and exit 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -136,13 +136,42 @@ def _write_reports(folder: Path, entry: Entry) -> None:
     default=None,
     help="Folder for the reports: student/<name>.md and .json to send, instructor/<name>.md and .json to keep.",
 )
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["gradebook", "canvas"]),
+    default="gradebook",
+    show_default=True,
+    help="gradebook: ours (submission, source, q1, q2, score...); canvas: Canvas's gradebook import CSV.",
+)
+@click.option(
+    "--roster",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="With --format canvas: Canvas's gradebook export, to match students (else the export's Canvas IDs).",
+)
+@click.option(
+    "--assignment",
+    default="Assignment 2 Part A",
+    show_default=True,
+    help='With --format canvas: the assignment column, as Canvas heads it ("Name (id)" updates that assignment).',
+)
 @click.option("--no-progress", is_flag=True, help="No progress bar (for logs).")
 @_config_option
 @_translating_errors
 def batch_command(
-    folder: Path, jobs: int | None, out: Path, reports: Path | None, no_progress: bool, config_path: Path | None
+    folder: Path,
+    jobs: int | None,
+    out: Path,
+    reports: Path | None,
+    fmt: str,
+    roster: Path | None,
+    assignment: str,
+    no_progress: bool,
+    config_path: Path | None,
 ) -> None:
-    """Grade every *.py in FOLDER and every FOLDER/*/nn.py, write a gradebook and print a summary."""
+    """Grade every hand-in in FOLDER: *.py files, <student>/**/nn.py, a zip per student, Gradescope and Canvas
+    export zips. Write a gradebook, list what was not graded and why, and print a summary."""
     _prestart_sandbox()
     from rich.console import Console
     from rich.progress import (
@@ -154,18 +183,16 @@ def batch_command(
         TimeRemainingColumn,
     )
 
-    from grader.batch import Summary, discover, grade_folder, readable
+    from grader.batch import Summary, grade_folder, readable
+    from grader.batch_output import echo_skipped, refuse_empty, write_gradebook
     from grader.config import load_config
-    from grader.report import escape_controls, gradebook_csv
+    from grader.exports import discover_exports
+    from grader.report import escape_controls
 
     config = load_config(config_path)
-    clashes: list[str] = []
-
-    def clash(name: str, renamed: Sequence[tuple[str, Path]]) -> None:
-        files = ", ".join(f"{readable(path.relative_to(folder).as_posix())} as {new}" for new, path in renamed)
-        clashes.append(escape_controls(f'WARNING: {len(renamed)} submissions are named "{name}": graded {files}'))
-
-    submissions = discover(folder, on_clash=clash)
+    discovery = discover_exports(folder)
+    refuse_empty(folder, discovery)
+    submissions = list(discovery.handins)
     console = Console(stderr=True)
     if reports is not None:
         reports.mkdir(parents=True, exist_ok=True)
@@ -190,8 +217,7 @@ def batch_command(
 
         entries = grade_folder(submissions, config, jobs=jobs, on_done=done)
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(gradebook_csv(e.row(folder) for e in entries), "utf-8")
+    write_gradebook(out, entries, folder, config, fmt=fmt, roster=roster, assignment=assignment)
     summary = Summary.of(entries)
     q1_max, q2_max = config.rubric.q1.points, config.rubric.q2.points
     click.echo(
@@ -206,8 +232,9 @@ def batch_command(
     warnings = {w for e in entries if e.result is not None for w in e.result.warnings}
     for warning in sorted(warnings):
         click.secho(f"WARNING: {escape_controls(warning)}", fg="red", bold=True, err=True)
-    for line in clashes:  # at the end, where the progress bar cannot push them out of sight
-        click.secho(line, fg="yellow", err=True)
+    echo_skipped(discovery.skipped)  # at the end, where the progress bar cannot push them out of sight
+    for note in discovery.notes:
+        click.secho(escape_controls(f"WARNING: {note}"), fg="yellow", err=True)
     for entry in entries:
         if entry.error is not None:
             text = escape_controls(f"grader error on {readable(str(entry.path))}: {entry.error}")
@@ -227,3 +254,38 @@ def serve_command(host: str, port: int, data: Path | None, config_path: Path | N
     from grader.service import serve  # deferred: the CLI should not pay for FastAPI unless serving
 
     serve(host=host, port=port, data=data, config_path=config_path)
+
+
+@main.group("gradescope")
+def gradescope_group() -> None:
+    """Gradescope: build the autograder zip; `run` is what its run_autograder calls in the container."""
+
+
+@gradescope_group.command("build")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default="autograder.zip", show_default=True)
+@_config_option
+@click.option("--include-key", is_flag=True, help="Ship the hidden-case key (else each container makes its own).")
+@_translating_errors
+def gradescope_build_command(out: Path, config_path: Path | None, include_key: bool) -> None:
+    """Write the zip to upload as a Gradescope programming assignment's autograder."""
+    from grader.platforms.gradescope import build
+
+    click.echo(f"wrote {out}: {', '.join(build(out, config_path, include_key))}")
+
+
+@gradescope_group.command("run")
+@_translating_errors
+def gradescope_run_command() -> None:
+    """Grade $AUTOGRADER_ROOT/submission (default /autograder) and write results/results.json."""
+    from grader.platforms.gradescope import run
+
+    sys.exit(run())
+
+
+@main.command("prairielearn")
+@_translating_errors
+def prairielearn_command() -> None:
+    """PrairieLearn external grader: grade $GRADE_ROOT/student (default /grade), write results/results.json."""
+    from grader.platforms.prairielearn import run
+
+    sys.exit(run())

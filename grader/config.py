@@ -154,6 +154,18 @@ class VisibilityConfig(_Frozen):
     """Per-test overrides, keyed by test name."""
 
 
+class PolicyConfig(_Frozen):
+    """Rules the platforms apply around a verdict (Gradescope's ``run_autograder`` reads the dates and previous
+    submissions from Gradescope's metadata); the grade itself never depends on them."""
+
+    late_penalty_per_day: float = Field(default=0.0, ge=0, le=1)
+    """Fraction of the score taken off per started day after the due date (0.1: 10% a day)."""
+    after_late_due_date: Literal["zero", "penalty"] = "zero"
+    """A submission after the late due date: ``zero``, or the same per-day penalty as before it."""
+    max_submissions: int = Field(default=0, ge=0)
+    """Graded submissions per student; past it, the previous result stands. 0: no limit."""
+
+
 class Config(_Frozen):
     """Everything that decides a grade, apart from the submission."""
 
@@ -167,6 +179,8 @@ class Config(_Frozen):
     """Where the secret the hidden cases are drawn from is kept."""
     visibility: VisibilityConfig
     """Which tests students see."""
+    policy: PolicyConfig = Field(default_factory=PolicyConfig)
+    """Late penalty and submission limit, for the platforms that report dates and previous submissions."""
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

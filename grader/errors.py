@@ -46,6 +46,16 @@ class SubmissionSyntaxError(SubmissionError):
         self.line = line
 
 
+class UnsafeArchive(SubmissionError):
+    """A zip that cannot be read safely: over a cap (members, sizes, compression ratio, nesting), a path that
+    leaves the archive, a link, encryption, or not a zip at all. The batch skips it with this reason."""
+
+
+class NothingToGrade(GraderError):
+    """A batch found no file it could grade: an empty folder, or only files it had to skip. Never a
+    verdict for anyone, so no gradebook is written."""
+
+
 class GraderFault(GraderError):
     """Something is wrong with the grader, not with the submission."""
 

@@ -19,13 +19,6 @@ from tests.fakes import ScriptedRunner, correct, raising
 GOOD = "import numpy as np\n# scripted: the runner decides the outcome\n"
 
 
-@pytest.fixture
-def scripted(monkeypatch: pytest.MonkeyPatch) -> ScriptedRunner:
-    runner = ScriptedRunner()
-    monkeypatch.setattr(engine, "default_runner", lambda: runner)
-    monkeypatch.setattr(grader.sandbox, "prestart", lambda: None)  # no zygote for a scripted runner
-    return runner
-
 
 @pytest.fixture
 def handins(tmp_path: Path) -> Path:

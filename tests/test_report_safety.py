@@ -22,8 +22,7 @@ from click.testing import CliRunner
 from markdown_it import MarkdownIt
 from rich.console import Console
 
-import grader.sandbox
-from grader import Submission, engine, grade
+from grader import Submission, grade
 from grader.cases import build_cases
 from grader.cli import main
 from grader.config import load_config
@@ -48,14 +47,6 @@ RAW_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069
 # Rich's own styling: Select Graphic Rendition sequences only.
 RICH_STYLE = re.compile(r"\x1b\[[0-9;]*m")
 
-
-@pytest.fixture
-def scripted(monkeypatch: pytest.MonkeyPatch) -> ScriptedRunner:
-    """The CLI's runner, scripted: batch and grade commands run no process."""
-    runner = ScriptedRunner()
-    monkeypatch.setattr(engine, "default_runner", lambda: runner)
-    monkeypatch.setattr(grader.sandbox, "prestart", lambda: None)  # no zygote for a scripted runner
-    return runner
 
 
 def _attacked(call: Call) -> CallOutcome:
