@@ -34,6 +34,15 @@ def in_initial_user_namespace() -> bool:
     return text is not None and text.split() == _INITIAL_UID_MAP
 
 
+def host_uid(uid: int) -> int | None:
+    """The host's uid for ``uid`` of this process's user namespace (None if it maps to none)."""
+    for line in (_read("/proc/self/uid_map") or "").splitlines():
+        inside, outside, count = (int(field) for field in line.split())
+        if inside <= uid < inside + count:
+            return outside + uid - inside
+    return None
+
+
 def sandbox_mode() -> Mode:
     """How the zygote gets its namespaces here (see :data:`Mode`)."""
     return "root" if os.geteuid() == 0 and in_initial_user_namespace() else "userns"

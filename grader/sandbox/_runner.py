@@ -51,7 +51,7 @@ from grader.sandbox._protocol import (
     load_request,
     scalar_for,
 )
-from grader.sandbox._host import namespace_fix
+from grader.sandbox._host import host_uid, namespace_fix
 from grader.sandbox._zygote import CPU_LIMIT_EXIT, HARNESS_FAILED
 from grader.sandbox._zygote_client import SandboxStartError, Zygote, ZygoteInfo
 
@@ -214,6 +214,12 @@ def _isolation(info: ZygoteInfo, cgroup: SandboxCgroup | None) -> Isolation:
             f"as its uid {os.getuid()} (each in a user namespace of its own, every capability dropped; RLIMIT_NPROC "
             "counts each sandbox's processes in that namespace): run the grader as root for a dedicated uid"
         )
+        if host_uid(os.geteuid()) == 0:
+            missing.append(
+                "no process limit: the grader's uid is the host's root (uid 0 outside its user namespace), which the "
+                "kernel never holds to RLIMIT_NPROC, so a fork bomb runs until its CPU time is spent (then dies with "
+                "its PID namespace): run the grader as root in the host's user namespace, or as an ordinary user"
+            )
         missing.append(
             f"no cgroups: only root can create them here, so {_NO_CGROUPS}: run the grader as root with cgroup v1 "
             "memory and cpuacct mounted writable at /sys/fs/cgroup"
