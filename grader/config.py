@@ -154,6 +154,14 @@ class VisibilityConfig(_Frozen):
     """Per-test overrides, keyed by test name."""
 
 
+class SandboxConfig(_Frozen):
+    require_isolation: Literal["full", "partial", "any"] = "any"
+    """The least isolation a submission may run under; below it grading is refused as a grader fault (CLI exit
+    2, a ``grader-error`` row in a batch, HTTP 500) rather than done with less. ``partial`` needs namespaces and
+    the private filesystem view; ``full`` also a dedicated uid, seccomp and cgroups. ``any`` grades regardless,
+    and every report says what was missing."""
+
+
 class Config(_Frozen):
     """Everything that decides a grade, apart from the submission."""
 
@@ -167,6 +175,8 @@ class Config(_Frozen):
     """Where the secret the hidden cases are drawn from is kept."""
     visibility: VisibilityConfig
     """Which tests students see."""
+    sandbox: SandboxConfig = SandboxConfig()
+    """What the sandbox must provide before a submission runs."""
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

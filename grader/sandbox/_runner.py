@@ -97,6 +97,10 @@ class _UidLease:
         os.close(self._fd)
 
 
+_SELF_TEST = "def get_conv1d_output_size(input_size, kernel_size, stride):\n    return 3\n"
+"""What :meth:`SandboxRunner.self_test` runs: the smallest file the harness loads and calls."""
+
+
 class SandboxRunner:
     """Runs submissions in namespaced, unprivileged, resource-limited processes forked from a warm zygote.
 
@@ -131,6 +135,17 @@ class SandboxRunner:
         finally:
             if lease is not None:
                 lease.release()
+
+    def self_test(self) -> Isolation:
+        """Start a real sandbox and run a trivial call in it: the isolation it ran under when that worked, a
+        :class:`SandboxStartError` (a grader fault) when it did not. For health checks and ``doctor``."""
+        call = Call("self-test", "output_size", sizes=(5, 3, 1))
+        report = self.run(_SELF_TEST, "self_test.py", [call], Limits())
+        outcome = report.calls[0] if report.calls else None
+        if report.load.status != "ok" or outcome is None or outcome.status != "ok" or outcome.values["size"].scalar != 3:
+            raise SandboxStartError(f"a sandbox did not run a trivial call: {report.load.detail or report.load.status}")
+        assert report.isolation is not None
+        return report.isolation
 
     @property
     def zygote_pid(self) -> int | None:
