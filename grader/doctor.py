@@ -76,7 +76,8 @@ def _cgroups() -> dict[str, Any]:
     if callable(probe):
         return dict(probe())
     root = Path("/sys/fs/cgroup")
-    v1 = [name for name in ("memory", "cpuacct") if (root / name / f"{name}.{'limit_in_bytes' if name == 'memory' else 'usage'}").is_file()]
+    probes = {"memory": "memory/memory.limit_in_bytes", "cpuacct": "cpuacct/cpuacct.usage"}
+    v1 = [name for name, path in probes.items() if (root / path).is_file()]
     if v1:
         return {"version": 1, "controllers": v1}
     if (root / "cgroup.controllers").is_file():

@@ -101,7 +101,7 @@ def grade(
 def require_isolation(isolation: RunnerIsolation | None, required: IsolationLevel | Literal["any"]) -> None:
     """Raise :class:`~grader.errors.IsolationTooWeak` unless ``isolation`` is at least ``required``."""
     if isolation is None:
-        raise IsolationTooWeak(f"the runner does not say how it isolates submissions, and the config requires {required}")
+        raise IsolationTooWeak(f"the runner does not say how it isolates submissions; the config requires {required}")
     if not isolation.meets(required):
         gaps = "; ".join(isolation.missing) or "no gap named"
         raise IsolationTooWeak(

@@ -29,6 +29,7 @@ from grader.runner import (
     Where,
 )
 from grader.sandbox._cgroup import SandboxCgroup
+from grader.sandbox._host import host_uid, namespace_fix
 from grader.sandbox._process import (
     MAX_STAGE_OUTPUT,
     LimitExceeded,
@@ -51,7 +52,6 @@ from grader.sandbox._protocol import (
     load_request,
     scalar_for,
 )
-from grader.sandbox._host import host_uid, namespace_fix
 from grader.sandbox._zygote import CPU_LIMIT_EXIT, HARNESS_FAILED
 from grader.sandbox._zygote_client import SandboxStartError, Zygote, ZygoteInfo
 
@@ -142,7 +142,8 @@ class SandboxRunner:
         call = Call("self-test", "output_size", sizes=(5, 3, 1))
         report = self.run(_SELF_TEST, "self_test.py", [call], Limits())
         outcome = report.calls[0] if report.calls else None
-        if report.load.status != "ok" or outcome is None or outcome.status != "ok" or outcome.values["size"].scalar != 3:
+        answered = outcome is not None and outcome.status == "ok" and outcome.values["size"].scalar == 3
+        if report.load.status != "ok" or not answered:
             raise SandboxStartError(f"a sandbox did not run a trivial call: {report.load.detail or report.load.status}")
         assert report.isolation is not None
         return report.isolation

@@ -176,7 +176,8 @@ class Zygote:
         self._workdir = tempfile.mkdtemp(prefix="conv1d-sandbox-")
         control, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._mode = sandbox_mode()
-        start = {"control_fd": child.fileno(), "harness": str(_HARNESS), "site_dir": numpy_site_dir(), "mode": self._mode}
+        start = {"control_fd": child.fileno(), "harness": str(_HARNESS), "site_dir": numpy_site_dir()}
+        start["mode"] = self._mode
         try:
             self._process = subprocess.Popen(
                 [sys.executable, "-I", "-S", str(_ZYGOTE_SCRIPT), json.dumps(start)],

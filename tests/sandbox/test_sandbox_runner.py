@@ -63,8 +63,14 @@ def test_correct_submission_gets_every_value_right(runner: SandboxRunner) -> Non
     assert all(matches(o, c) for o, c in zip(report.calls, calls, strict=True))
     out = report.calls[1].values["out"]
     assert (out.kind, out.type_name, type(out.array)) == ("ndarray", "numpy.ndarray", np.ndarray)
-    assert report.isolation.startswith("namespaces(pid,mount,net,ipc,uts)") and report.warnings == ()
-    assert "+seccomp(deny-list)" in report.isolation and "+cgroups(memory,cpuacct)" in report.isolation
+    isolation = report.isolation
+    assert isolation is not None and report.warnings == ()
+    assert (isolation.level, isolation.missing) == ("full", ())
+    assert isolation.namespaces == ("pid", "mount", "net", "ipc", "uts") and isolation.filesystem == "pivot_root"
+    assert (isolation.uid, isolation.capabilities, isolation.no_new_privs) == ("dedicated", "none", True)
+    assert (isolation.seccomp.how, isolation.seccomp.arch) == ("bpf", ("x86_64",))
+    assert (isolation.cgroups.version, isolation.cgroups.controllers) == (1, ("memory", "cpuacct"))
+    assert runner.isolation() == isolation
 
 
 def test_starter_not_implemented_comes_through_with_the_submissions_frames_only(runner: SandboxRunner) -> None:
@@ -224,9 +230,11 @@ def test_without_cgroups_the_report_says_what_is_lost(runner: SandboxRunner, mon
     monkeypatch.setattr(SandboxCgroup, "create", classmethod(lambda cls, uid: None))
     report = runner.run(GOOD_SOURCE, "nn.py", CALLS, LIMITS)
     assert all(matches(o, c) for o, c in zip(report.calls, CALLS, strict=True))
-    assert "cgroups" not in report.isolation
-    (warning,) = report.warnings
-    assert warning.startswith("No cgroup v1 memory/cpuacct controllers could be used")
+    isolation = report.isolation
+    assert isolation is not None and isolation.level == "partial" and isolation.cgroups.version is None
+    (gap,) = isolation.missing
+    assert gap.startswith("no memory/cpuacct cgroups could be used") and "/sys/fs/cgroup/memory" in gap
+    assert report.warnings == ()
 
 
 def test_the_rlimit_backstop_is_armed_per_call_and_reads_as_a_cpu_timeout(runner: SandboxRunner) -> None:
