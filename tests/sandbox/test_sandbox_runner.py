@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 import signal
@@ -615,3 +616,15 @@ def test_inputs_changed_between_runs_are_sent_again(runner: SandboxRunner) -> No
     assert matches(runner.run(GOOD_SOURCE, "nn.py", [call], LIMITS).calls[0], call)
     x *= -3  # the caller's writable array, changed in place: its plan is stale
     assert matches(runner.run(GOOD_SOURCE, "nn.py", [call], LIMITS).calls[0], call)
+
+
+def test_doctor_starts_a_real_sandbox_and_finds_full_isolation_here() -> None:
+    """As root with cgroup v1 (as CI): every layer, so exit 0; the JSON names the host's facts too."""
+    done = subprocess.run(
+        [sys.executable, "-m", "grader", "doctor", "--json"], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    found = json.loads(done.stdout)
+    assert found["isolation"]["level"] == "full" and found["isolation"]["missing"] == []
+    assert found["host"]["root"] and found["host"]["initial_user_namespace"]
+    assert found["host"]["cgroups"]["version"] == 1
