@@ -100,11 +100,11 @@ def _assert_namespaced_without_root(seen: dict[str, Any], uid: int) -> None:
         (stopped,) = _lines(seen, "fork_bomb", "FORK STOPPED")
         assert int(stopped.split()[2]) < LIMITS.max_processes
     else:
-        # uid 0 here is the host's root, which RLIMIT_NPROC never applies to: the report says so, and the bomb
-        # is stopped by its CPU time instead (then killed with its PID namespace).
+        # uid 0 here is the host's root, which RLIMIT_NPROC never applies to: the report says so (the probe
+        # runs no fork bomb then: only its CPU time would stop it, and this machine is shared).
         (gap,) = process_gap
         assert gap.startswith("no process limit: the grader's uid is the host's root")
-        assert seen["hostile"]["fork_bomb"][0] == "STATUS timeout"
+        assert "fork_bomb" not in seen["hostile"]
     results = {line.split()[1]: line.split()[2:] for line in _lines(seen, "kernel_attack_surface", "SYSCALL")}
     assert results["clone3"] == ["-1", str(errno.ENOSYS)]
     assert all(r == ["-1", str(errno.EPERM)] for name, r in results.items() if name != "clone3"), results
