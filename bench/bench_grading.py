@@ -96,8 +96,9 @@ def main() -> None:
     _reset_sandbox_peaks()
     started = time.perf_counter()
     first = grade(Submission("warm-up", CORRECT.encode()), config)
+    isolation = first.isolation.summary() if first.isolation else "isolation: not reported"
     print(f"cold start (sandbox zygote + first grade): {_ms(time.perf_counter() - started)}; "
-          f"score {first.score:g}/{first.max_score:g}; isolation: {first.isolation}")
+          f"score {first.score:g}/{first.max_score:g}; {isolation}")
     for warning in first.warnings:
         print(f"WARNING: {warning}")
 

@@ -66,9 +66,12 @@ def grade_command(file: Path, fmt: str, as_json: bool, config_path: Path | None)
     _prestart_sandbox()
     from grader.config import load_config
     from grader.engine import grade
-    from grader.report import to_gradescope, to_json
+    from grader.report import escape_controls, isolation_line, to_gradescope, to_json
 
     result = grade(file, load_config(config_path))
+    # On stderr in every format: the operator's (Gradescope shows it to instructors only), never in what students get.
+    full = result.isolation is not None and result.isolation.level == "full"
+    click.secho(escape_controls(isolation_line(result.isolation)), err=True, fg=None if full else "red", bold=not full)
     if as_json:
         fmt = "json"
     if fmt == "json":
@@ -187,7 +190,7 @@ def batch_command(
     from grader.batch_output import echo_skipped, refuse_empty, write_gradebook
     from grader.config import load_config
     from grader.exports import discover_exports
-    from grader.report import escape_controls
+    from grader.report import escape_controls, isolation_line
 
     config = load_config(config_path)
     discovery = discover_exports(folder)
@@ -229,6 +232,9 @@ def batch_command(
         click.echo(f"gradebook: {out}; reports to send in {reports / 'student'}, to keep in {reports / 'instructor'}")
     else:
         click.echo(f"gradebook: {out}")
+    for line in sorted({isolation_line(e.result.isolation) for e in entries if e.result is not None}):
+        full = line.startswith("isolation full")
+        click.secho(escape_controls(line), err=True, fg=None if full else "red", bold=not full)  # once per kind
     warnings = {w for e in entries if e.result is not None for w in e.result.warnings}
     for warning in sorted(warnings):
         click.secho(f"WARNING: {escape_controls(warning)}", fg="red", bold=True, err=True)
@@ -289,3 +295,14 @@ def prairielearn_command() -> None:
     from grader.platforms.prairielearn import run
 
     sys.exit(run())
+
+
+@main.command("doctor")
+@click.option("--json", "as_json", is_flag=True, help="The findings as JSON.")
+@_translating_errors
+def doctor_command(as_json: bool) -> None:
+    """Say what this host supports, what the sandbox will enforce here, and the fix for each gap. Exit 0 when
+    the isolation is full, 1 otherwise (2: the sandbox could not start at all)."""
+    from grader.doctor import run_doctor
+
+    sys.exit(run_doctor(as_json=as_json))

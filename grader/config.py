@@ -166,6 +166,14 @@ class PolicyConfig(_Frozen):
     """Graded submissions per student; past it, the previous result stands. 0: no limit."""
 
 
+class SandboxConfig(_Frozen):
+    require_isolation: Literal["full", "partial", "any"] = "any"
+    """The least isolation a submission may run under; below it grading is refused as a grader fault (CLI exit
+    2, a ``grader-error`` row in a batch, HTTP 500) rather than done with less. ``partial`` needs namespaces and
+    the private filesystem view; ``full`` also a dedicated uid, seccomp and cgroups. ``any`` grades regardless,
+    and every report says what was missing."""
+
+
 class Config(_Frozen):
     """Everything that decides a grade, apart from the submission."""
 
@@ -181,6 +189,10 @@ class Config(_Frozen):
     """Which tests students see."""
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     """Late penalty and submission limit, for the platforms that report dates and previous submissions."""
+
+
+    sandbox: SandboxConfig = SandboxConfig()
+    """What the sandbox must provide before a submission runs."""
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

@@ -10,11 +10,12 @@ from typing import Literal
 
 from grader.cases import build_cases
 from grader.config import Config, load_config
-from grader.errors import SubmissionError
+from grader.errors import IsolationTooWeak, SubmissionError
 from grader.hints import diagnose
 from grader.keys import HiddenKey, load_key
-from grader.models import QuestionResult, Result
-from grader.runner import LoadOutcome, Runner, RunReport
+from grader.models import Isolation, QuestionResult, Result
+from grader.runner import Isolation as RunnerIsolation
+from grader.runner import IsolationLevel, LoadOutcome, Runner, RunReport
 from grader.scoring import expected_bytes, failure_text, plan_calls, score
 from grader.submission import FILENAME, Submission, checked_source, syntax_error_message
 
@@ -62,7 +63,7 @@ def grade(
             questions=questions,
             messages=tuple(messages),
             execution_time=round(time.perf_counter() - started, 6),
-            isolation=report.isolation if report else "",
+            isolation=Isolation.of(report.isolation) if report else None,
             warnings=report.warnings if report else (),
             hidden_draw=draw,
         )
@@ -77,7 +78,17 @@ def grade(
         return rejected([exc.message])
 
     limits = config.limits.runner_limits(int(config.limits.return_factor * expected_bytes(cases)) + (64 << 10))
-    report = (runner or default_runner()).run(source, FILENAME, plan_calls(cases, config.limits), limits)
+    runner = runner or default_runner()
+    required = config.sandbox.require_isolation
+    if required != "any":
+        # Before any submission code runs: refusing afterwards would be too late for what it did meanwhile.
+        describe = getattr(runner, "isolation", None)  # test doubles may not say; their reports are checked
+        if describe is not None:
+            require_isolation(describe(), required)
+    report = runner.run(source, FILENAME, plan_calls(cases, config.limits), limits)
+    if required != "any":
+        # Per run too: a run's cgroups can fail to be set up when the runner's description said they would be.
+        require_isolation(report.isolation, required)
     if report.load.status != "ok":
         return rejected([load_failure_message(report.load, source, config)], report)
     messages = missing_name_messages(report.load.names)
@@ -85,6 +96,18 @@ def grade(
         return rejected(messages, report)
     questions = score(cases, config, report.calls, diagnose)
     return result("graded", messages + starter_messages(report), questions, report)
+
+
+def require_isolation(isolation: RunnerIsolation | None, required: IsolationLevel | Literal["any"]) -> None:
+    """Raise :class:`~grader.errors.IsolationTooWeak` unless ``isolation`` is at least ``required``."""
+    if isolation is None:
+        raise IsolationTooWeak(f"the runner does not say how it isolates submissions; the config requires {required}")
+    if not isolation.meets(required):
+        gaps = "; ".join(isolation.missing) or "no gap named"
+        raise IsolationTooWeak(
+            f"the sandbox's isolation is {isolation.level}, below the {required} that [sandbox] require_isolation "
+            f"asks for, so nothing was graded: {gaps}"
+        )
 
 
 def load_failure_message(load: LoadOutcome, source: str, config: Config) -> str:

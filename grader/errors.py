@@ -66,3 +66,8 @@ class ConfigError(GraderFault):
 
 class SandboxUnavailable(GraderFault):
     """The sandbox could not be started."""
+
+
+class IsolationTooWeak(GraderFault):
+    """The sandbox gives less isolation than the config's ``[sandbox] require_isolation``: the deployment asked
+    to refuse to grade rather than run a submission with less."""

@@ -11,6 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from grader import runner
 from grader.config import Visibility
 from grader.keys import HiddenDraw
 
@@ -20,6 +21,72 @@ QuestionId = Literal["q1", "q2"]
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Seccomp(_Frozen):
+    """How the sandbox's system calls are filtered."""
+
+    how: Literal["libseccomp", "bpf", "none"]
+    """``libseccomp``: built by libseccomp from syscall names; ``bpf``: the grader's hand-assembled filter;
+    ``none``: no filter."""
+    arch: tuple[str, ...] = ()
+    """Architectures the filter covers; a call from any other architecture is refused."""
+
+
+class Cgroups(_Frozen):
+    """The cgroups the sandbox was put in."""
+
+    version: int | None = None
+    """1 or 2; None when there were none."""
+    controllers: tuple[str, ...] = ()
+    """What they enforced or measured, e.g. ``memory`` and ``cpuacct``."""
+
+
+class Isolation(_Frozen):
+    """What a submission ran under, layer by layer. Instructor-only: it tells an attacker what is missing."""
+
+    level: runner.IsolationLevel
+    """``full``: every layer of SECURITY.md; ``partial``: namespaces and the private filesystem view, with gaps
+    listed in ``missing``; ``minimal``: no namespaces (rlimits, seccomp and an empty environment only)."""
+    namespaces: tuple[runner.Namespace, ...] = ()
+    """Namespaces of the sandbox's own: ``user``, ``pid``, ``mount``, ``net``, ``ipc``, ``uts``."""
+    filesystem: Literal["pivot_root", "none"] = "none"
+    """``pivot_root``: a minimal read-only root with only what Python and NumPy need; ``none``: the host's."""
+    uid: Literal["dedicated", "grader"] = "grader"
+    """``dedicated``: an unprivileged uid per sandbox; ``grader``: the grader's own uid."""
+    capabilities: Literal["none", "held"] = "none"
+    """``none``: the sandbox held no capability; ``held``: it may have (a grader running as root without
+    namespaces)."""
+    seccomp: Seccomp = Seccomp(how="none")
+    """The system-call filter."""
+    rlimits: tuple[str, ...] = ()
+    """Resource limits set, by ``RLIMIT_`` name without the prefix."""
+    no_new_privs: bool = False
+    """Whether ``PR_SET_NO_NEW_PRIVS`` was set."""
+    cgroups: Cgroups = Cgroups()
+    """The cgroups enforcing memory and measuring CPU across processes."""
+    missing: tuple[str, ...] = ()
+    """Each gap in words, with the exact fix; empty when ``level`` is ``full``."""
+
+    @classmethod
+    def of(cls, isolation: runner.Isolation | None) -> Isolation | None:
+        """The runner's plain description as a model (None stays None)."""
+        return None if isolation is None else cls.model_validate(isolation, from_attributes=True)
+
+    def summary(self) -> str:
+        """One line: the level, the layers in force, then each gap (see :meth:`grader.runner.Isolation.summary`)."""
+        return runner.Isolation(
+            level=self.level,
+            namespaces=self.namespaces,
+            filesystem=self.filesystem,
+            uid=self.uid,
+            capabilities=self.capabilities,
+            seccomp=runner.SeccompLayer(self.seccomp.how, self.seccomp.arch),
+            rlimits=self.rlimits,
+            no_new_privs=self.no_new_privs,
+            cgroups=runner.CgroupLayer(self.cgroups.version, self.cgroups.controllers),
+            missing=self.missing,
+        ).summary()
 
 
 class Comparison(_Frozen):
@@ -121,8 +188,9 @@ class Result(_Frozen):
     """Submission-level messages for the student (why it was rejected, what is missing)."""
     execution_time: float = 0.0
     """Seconds spent grading, end to end."""
-    isolation: str = ""
-    """The isolation the submission ran under. Instructor-only."""
+    isolation: Isolation | None = None
+    """What the submission ran under, with every gap and its fix; None when it did not run (refused before
+    the sandbox) or the runner could not say. Instructor-only."""
     warnings: tuple[str, ...] = ()
     """Operator warnings (e.g. degraded isolation). Instructor-only."""
     hidden_draw: HiddenDraw | None = None
@@ -152,4 +220,4 @@ class Result(_Frozen):
             )
             for q in self.questions
         )
-        return self.model_copy(update={"questions": questions, "isolation": "", "warnings": (), "hidden_draw": None})
+        return self.model_copy(update={"questions": questions, "isolation": None, "warnings": (), "hidden_draw": None})

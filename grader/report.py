@@ -23,7 +23,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from grader.models import Result, TestResult
+from grader.models import Isolation, Result, TestResult
 
 GRADEBOOK_COLUMNS = ("submission", "source", "q1", "q2", "score", "max_score", "status")
 """``source`` is the submission's path inside the batch folder (see :meth:`grader.batch.Entry.row`)."""
@@ -81,6 +81,13 @@ def _out_of(score: float, max_score: float) -> str:
     return f"{format_points(score)} / {format_points(max_score)}"
 
 
+def isolation_line(isolation: Isolation | None) -> str:
+    """One line for the operator: the isolation level, the layers in force and each gap with its fix."""
+    if isolation is None:
+        return "isolation: not reported (the submission did not run, or the runner cannot say)"
+    return isolation.summary()
+
+
 def to_json(result: Result, *, public: bool = True, indent: int | None = 2) -> str:
     """The result as JSON; the public view unless ``public`` is False (instructor reports)."""
     view = result.public() if public else result
@@ -95,14 +102,20 @@ def _gradescope_output(test: TestResult) -> str:
 
 
 def to_gradescope(result: Result) -> dict[str, Any]:
-    """Gradescope's ``results.json``: one entry per test, visibility carried over from the config."""
+    """Gradescope's ``results.json``: one entry per test, visibility carried over from the config.
+
+    Gradescope stores the top-level ``extra_data`` without showing it to students: the isolation goes there
+    (it tells an attacker what is missing). The CLI also prints :func:`isolation_line` on stderr, which
+    Gradescope keeps in the autograder's output, shown to instructors only (``stdout_visibility: hidden``)."""
     public = result.public()
+    isolation = result.isolation.model_dump(mode="json") if result.isolation is not None else None
     return {
         "score": public.score,
         "execution_time": round(public.execution_time, 3),
         "output": "\n".join(public.messages),
         "visibility": "visible",
         "stdout_visibility": "hidden",
+        "extra_data": {"isolation": isolation},
         "tests": [
             {
                 "name": f"{question.id.upper()} {question.title}: {test.name}",
@@ -167,6 +180,9 @@ def render(result: Result, console: Console, *, public: bool = True) -> None:
     body: list[Any] = [header]
     body += [Text(f"! {escape_controls(m)}", style="yellow") for m in view.messages]
     body += [Text(f"warning: {escape_controls(w)}", style="bold red") for w in view.warnings]
+    if view.isolation is not None:  # instructor views only: the public one has none
+        full = view.isolation.level == "full"
+        body.append(Text(isolation_line(view.isolation), style="dim" if full else "bold red"))
     for question in view.questions:
         table = Table(
             title=f"{question.id.upper()} {question.title}: {_out_of(question.score, question.max_score)}",
@@ -255,6 +271,8 @@ def to_markdown(result: Result, *, public: bool = False) -> str:
         ]
     lines += [_md_quote(_md_text(m)) for m in view.messages]
     lines += [_md_quote(f"**warning:** {_md_text(w)}") for w in view.warnings]
+    if not public:
+        lines += ["", f"Sandbox {_md_text(isolation_line(view.isolation))}"]
     for question in view.questions:
         lines += [
             "",

@@ -158,6 +158,79 @@ class Limits:
     refused unread. None: no cap beyond ``max_return_mb`` per array. Bounds the grader's memory per grading."""
 
 
+IsolationLevel = Literal["full", "partial", "minimal"]
+"""``full``: every layer of SECURITY.md is in force. ``partial``: the namespaces and the private filesystem view
+are (a submission cannot see the grader's files, processes or network) but something else is missing, e.g.
+cgroups or a dedicated uid. ``minimal``: no namespaces: rlimits, seccomp and an empty environment only."""
+
+LEVELS: tuple[IsolationLevel, ...] = ("minimal", "partial", "full")
+"""Weakest first, so that ``LEVELS.index`` orders them."""
+
+Namespace = Literal["pid", "mount", "net", "ipc", "uts", "user"]
+
+
+@dataclass(frozen=True)
+class SeccompLayer:
+    """How system calls are filtered."""
+
+    how: Literal["libseccomp", "bpf", "none"]
+    """``libseccomp``: built by libseccomp from syscall names; ``bpf``: the grader's own hand-assembled
+    filter; ``none``: no filter."""
+    arch: tuple[str, ...] = ()
+    """Architectures the filter covers (a call from any other is refused), e.g. ``("x86_64",)``."""
+
+
+@dataclass(frozen=True)
+class CgroupLayer:
+    """The cgroups a sandbox is put in."""
+
+    version: int | None = None
+    """1 or 2; None when there are none."""
+    controllers: tuple[str, ...] = ()
+    """What they enforce or measure, e.g. ``("memory", "cpuacct")``."""
+
+
+@dataclass(frozen=True)
+class Isolation:
+    """What a submission ran under, layer by layer, and what is missing with the fix for each gap."""
+
+    level: IsolationLevel
+    namespaces: tuple[Namespace, ...] = ()
+    """Namespaces the sandbox has of its own."""
+    filesystem: Literal["pivot_root", "none"] = "none"
+    """``pivot_root``: a minimal read-only root holding only what Python and NumPy need; ``none``: the host's
+    filesystem, as far as the grader's user can read it."""
+    uid: Literal["dedicated", "grader"] = "grader"
+    """``dedicated``: an unprivileged uid of the sandbox's own; ``grader``: the grader's own uid."""
+    capabilities: Literal["none", "held"] = "none"
+    """``none``: the sandbox holds no capability in any namespace; ``held``: it may hold some."""
+    seccomp: SeccompLayer = SeccompLayer("none")
+    rlimits: tuple[str, ...] = ()
+    """The resource limits set, e.g. ``("AS", "NPROC", ...)``."""
+    no_new_privs: bool = False
+    """Whether ``PR_SET_NO_NEW_PRIVS`` is set (no setuid gain through exec)."""
+    cgroups: CgroupLayer = CgroupLayer()
+    missing: tuple[str, ...] = ()
+    """Each gap, in words, with the exact fix; empty when the level is ``full``."""
+
+    def meets(self, required: IsolationLevel | Literal["any"]) -> bool:
+        """Whether this is at least ``required`` (``any`` is met by everything)."""
+        return required == "any" or LEVELS.index(self.level) >= LEVELS.index(required)
+
+    def summary(self) -> str:
+        """One line for a terminal or a log: the level, the layers in force, then each gap."""
+        layers = [f"namespaces({','.join(self.namespaces)})" if self.namespaces else "no namespaces"]
+        if self.filesystem != "none":
+            layers.append(self.filesystem)
+        layers.append("dedicated uid" if self.uid == "dedicated" else "grader's uid")
+        if self.seccomp.how != "none":
+            layers.append(f"seccomp({self.seccomp.how}: {','.join(self.seccomp.arch)})")
+        if self.cgroups.version is not None:
+            layers.append(f"cgroups v{self.cgroups.version}({','.join(self.cgroups.controllers)})")
+        text = f"isolation {self.level}: {' + '.join(layers)}"
+        return text + "".join(f"; missing: {gap}" for gap in self.missing)
+
+
 @dataclass(frozen=True)
 class RunReport:
     """Everything a runner found out about one submission."""
@@ -166,8 +239,8 @@ class RunReport:
     calls: tuple[CallOutcome, ...] = ()
     """One outcome per call (preceded by its forward stage's outcome where the call has a ``forward_key``),
     in order; empty when the module did not load."""
-    isolation: str = ""
-    """Short description of the isolation that was in force, e.g. ``namespaces+rlimits``."""
+    isolation: Isolation | None = None
+    """The isolation that was in force; None from a runner that cannot say (a test double)."""
     warnings: tuple[str, ...] = ()
     """Loud notices for the operator, e.g. that isolation is degraded because the grader is not root."""
 
@@ -176,3 +249,8 @@ class Runner(Protocol):
     """Runs untrusted code somewhere other than the grader's process."""
 
     def run(self, source: str, filename: str, calls: Sequence[Call], limits: Limits) -> RunReport: ...
+
+    def isolation(self) -> Isolation:
+        """What a run would be isolated by, found before any submission code runs (starting the runner if it
+        must): so that a deployment can refuse to grade rather than grade with less."""
+        ...

@@ -7,10 +7,40 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from grader.runner import Call, CallOutcome, Failure, LoadOutcome, Returned, RunReport
+from grader.runner import (
+    Call,
+    CallOutcome,
+    CgroupLayer,
+    Failure,
+    Isolation,
+    LoadOutcome,
+    Returned,
+    RunReport,
+    SeccompLayer,
+)
 from reference import conv1d_backward, conv1d_forward, get_conv1d_output_size
 
 NAMES = ("get_conv1d_output_size", "Conv1d")
+
+FULL = Isolation(
+    level="full",
+    namespaces=("pid", "mount", "net", "ipc", "uts"),
+    filesystem="pivot_root",
+    uid="dedicated",
+    seccomp=SeccompLayer("bpf", ("x86_64",)),
+    rlimits=("AS", "NPROC"),
+    no_new_privs=True,
+    cgroups=CgroupLayer(1, ("memory", "cpuacct")),
+)
+"""What a scripted run claims to have run under, unless a test says otherwise."""
+
+MINIMAL = Isolation(
+    level="minimal",
+    seccomp=SeccompLayer("bpf", ("x86_64",)),
+    rlimits=("AS", "NPROC"),
+    no_new_privs=True,
+    missing=("no PID/mount/network/IPC/UTS namespaces and no private filesystem view: scripted: sysctl -w fix=1",),
+)
 
 
 def array(value: np.ndarray) -> Returned:
@@ -47,6 +77,7 @@ class ScriptedRunner:
     respond: Callable[[Call], CallOutcome] = correct
     load: LoadOutcome = field(default_factory=lambda: LoadOutcome(status="ok", names=NAMES))
     runs: list[tuple[str, list[Call]]] = field(default_factory=list)
+    isolated: Isolation = FULL
 
     def run(self, source: str, filename: str, calls: Sequence[Call], limits: object) -> RunReport:
         self.runs.append((source, list(calls)))
@@ -55,10 +86,14 @@ class ScriptedRunner:
         except (SyntaxError, MemoryError, RecursionError) as exc:
             message, line = (str(exc.msg), exc.lineno) if isinstance(exc, SyntaxError) else (str(exc), None)
             failure = Failure(where="compile", type=type(exc).__name__, message=message, line=line)
-            return RunReport(load=LoadOutcome(status="error", failure=failure, compiled=False), isolation="scripted")
+            return RunReport(load=LoadOutcome(status="error", failure=failure, compiled=False), isolation=self.isolated)
         if self.load.status != "ok":
-            return RunReport(load=self.load, isolation="scripted")
-        return RunReport(load=self.load, calls=tuple(o for c in calls for o in self._outcomes(c)), isolation="scripted")
+            return RunReport(load=self.load, isolation=self.isolated)
+        outcomes = tuple(o for c in calls for o in self._outcomes(c))
+        return RunReport(load=self.load, calls=outcomes, isolation=self.isolated)
+
+    def isolation(self) -> Isolation:
+        return self.isolated
 
     def _outcomes(self, call: Call) -> list[CallOutcome]:
         """The call's outcome, preceded by its forward stage's where it reports one (as the sandbox does)."""

@@ -56,7 +56,7 @@ def test_grade_json_is_the_public_view(scripted: ScriptedRunner, tmp_path: Path,
     path = tmp_path / "alice.py"
     path.write_text(GOOD)
     out = CliRunner().invoke(main, ["grade", str(path), *flags])
-    data = json.loads(out.output)
+    data = json.loads(out.stdout)  # the isolation line goes to stderr, for the operator
     assert data["submission"] == "alice" and data["score"] == 100 and data["status"] == "graded"
     assert all(t["diagnostics"] is None for q in data["questions"] for t in q["tests"])
 
@@ -65,8 +65,9 @@ def test_grade_gradescope_format(scripted: ScriptedRunner, tmp_path: Path):
     path = tmp_path / "nn.py"
     path.write_text(GOOD)
     out = CliRunner().invoke(main, ["grade", str(path), "--format", "gradescope"])
-    data = json.loads(out.output)
+    data = json.loads(out.stdout)
     assert data["score"] == 100 and len(data["tests"]) == 1 + 13 + 13 * 3
+    assert data["extra_data"]["isolation"]["level"] == "full" and out.stderr.startswith("isolation full")
 
 
 def test_a_bad_config_is_a_grader_fault_with_exit_code_2(scripted: ScriptedRunner, tmp_path: Path):

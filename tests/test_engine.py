@@ -345,7 +345,7 @@ def test_public_view_drops_instructor_material():
     assert all(t.diagnostics is None for t in public.tests())
     assert all(t.output == "" for t in public.tests() if t.visibility != "visible")
     assert all("hello" in t.output for t in public.tests() if t.visibility == "visible")
-    assert public.isolation == "" and public.warnings == ()
+    assert public.isolation is None and public.warnings == ()
 
 
 def test_rubric_points_come_from_the_config(tmp_path):

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pytest
 from click.testing import CliRunner
@@ -61,6 +61,8 @@ class GradescopeResults(_Strict):
     visibility: Visibility
     stdout_visibility: Visibility
     tests: list[GradescopeTest]
+    extra_data: dict[str, Any] | None = None
+    """Gradescope keeps it with the submission and shows it to no student: the isolation goes here."""
 
 
 class PrairieLearnTest(_Strict):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import platform
 import secrets
 import time
 import weakref
@@ -14,8 +15,21 @@ from functools import partial
 from pathlib import Path
 
 from grader.errors import SandboxUnavailable
-from grader.runner import Call, CallOutcome, Limits, LoadOutcome, Returned, RunReport, Where
+from grader.runner import (
+    Call,
+    CallOutcome,
+    CgroupLayer,
+    Isolation,
+    Limits,
+    LoadOutcome,
+    Namespace,
+    Returned,
+    RunReport,
+    SeccompLayer,
+    Where,
+)
 from grader.sandbox._cgroup import SandboxCgroup
+from grader.sandbox._host import host_uid, namespace_fix
 from grader.sandbox._process import (
     MAX_STAGE_OUTPUT,
     LimitExceeded,
@@ -39,7 +53,7 @@ from grader.sandbox._protocol import (
     load_request,
     scalar_for,
 )
-from grader.sandbox._zygote import CPU_LIMIT_EXIT, HARNESS_FAILED, seccomp_supported
+from grader.sandbox._zygote import CPU_LIMIT_EXIT, HARNESS_FAILED
 from grader.sandbox._zygote_client import SandboxStartError, Zygote, ZygoteInfo
 
 UID_BASE = 1_990_000
@@ -84,6 +98,10 @@ class _UidLease:
         os.close(self._fd)
 
 
+_SELF_TEST = "def get_conv1d_output_size(input_size, kernel_size, stride):\n    return 3\n"
+"""What :meth:`SandboxRunner.self_test` runs: the smallest file the harness loads and calls."""
+
+
 class SandboxRunner:
     """Runs submissions in namespaced, unprivileged, resource-limited processes forked from a warm zygote.
 
@@ -100,14 +118,36 @@ class SandboxRunner:
         verdict in the report; only a fault of the machinery itself (the zygote cannot start, a sandbox
         cannot be set up) raises :class:`SandboxStartError`, a :class:`~grader.errors.GraderFault`."""
         info = self._zygote.ensure_started()
-        # Without namespaces there is no uid change, so nothing to lease.
-        lease = _UidLease() if info.namespaces else None
+        lease = _lease(info)
         uid, cgroup = (lease.uid, lease.cgroup) if lease is not None else (os.getuid(), None)
         try:
             return _Submission(self._zygote, info, uid, cgroup, source, filename, limits, calls).run()
         finally:
             if lease is not None:
                 lease.release()
+
+    def isolation(self) -> Isolation:
+        """What a run would get now: starts the zygote (a grader fault if it cannot) and looks at a uid's
+        cgroups the way a run does, without running anything."""
+        info = self._zygote.ensure_started()
+        lease = _lease(info)
+        try:
+            return _isolation(info, lease.cgroup if lease is not None else None)
+        finally:
+            if lease is not None:
+                lease.release()
+
+    def self_test(self) -> Isolation:
+        """Start a real sandbox and run a trivial call in it: the isolation it ran under when that worked, a
+        :class:`SandboxStartError` (a grader fault) when it did not. For health checks and ``doctor``."""
+        call = Call("self-test", "output_size", sizes=(5, 3, 1))
+        report = self.run(_SELF_TEST, "self_test.py", [call], Limits())
+        outcome = report.calls[0] if report.calls else None
+        answered = outcome is not None and outcome.status == "ok" and outcome.values["size"].scalar == 3
+        if report.load.status != "ok" or not answered:
+            raise SandboxStartError(f"a sandbox did not run a trivial call: {report.load.detail or report.load.status}")
+        assert report.isolation is not None
+        return report.isolation
 
     @property
     def zygote_pid(self) -> int | None:
@@ -124,24 +164,102 @@ class SandboxRunner:
         self.close()
 
 
-def _isolation(info: ZygoteInfo, cgroup: SandboxCgroup | None) -> tuple[str, tuple[str, ...]]:
-    seccomp = "+seccomp(deny-list)" if seccomp_supported() else ""
-    if info.namespaces:
-        isolation = "namespaces(pid,mount,net,ipc,uts)+pivot_root+unprivileged uid+rlimits+no_new_privs" + seccomp
-        if cgroup is not None:
-            return isolation + "+cgroups(memory,cpuacct)", ()
-        warning = (
-            "No cgroup v1 memory/cpuacct controllers could be used: a submission's memory is capped per "
-            "process only (times max_processes in total), and the CPU of its child processes is bounded "
-            "by the wall limit only. See SECURITY.md."
+def _lease(info: ZygoteInfo) -> _UidLease | None:
+    """A uid of its own for the next sandbox, where there is a uid change at all: as root with namespaces. (In
+    a user namespace it keeps the grader's uid; without namespaces there is nothing to change it with.)"""
+    return _UidLease() if info.namespaces and not info.user_namespace else None
+
+
+_RLIMITS = ("AS", "NPROC", "FSIZE", "NOFILE", "CORE", "MEMLOCK", "MSGQUEUE", "CPU")
+"""What ``_limit_resources`` in the zygote sets, in every mode."""
+
+_NO_CGROUPS = (
+    "a submission's memory is capped per process only (RLIMIT_AS: up to max_processes times memory_mb in all) "
+    "and the CPU time of its child processes by the wall limit only"
+)
+
+
+def cgroup_layer(cgroup: SandboxCgroup | None) -> tuple[CgroupLayer, tuple[str, ...]]:
+    """The cgroups a run's sandbox is in, and any controller they lack with why. The one place that asks: a
+    cgroup object that can ``describe()`` itself (``{"version", "controllers", "missing", "reasons"}``) says;
+    today's v1 groups are memory and cpuacct whenever they exist."""
+    if cgroup is None:
+        return CgroupLayer(), ()
+    describe = getattr(cgroup, "describe", None)
+    if callable(describe):
+        described = describe()
+        reasons = described.get("reasons") or {}
+        gaps = tuple(
+            f"cgroup controller {name} is not in force: {reasons.get(name, 'not available here')}"
+            for name in described.get("missing") or ()
         )
-        return isolation, (warning,)
-    warning = (
-        f"SANDBOX DEGRADED: {info.reason}, so there are no namespaces. Submissions run with rlimits, an "
-        "empty environment and a scratch directory only: they can read every file the grader's user can, "
-        "reach the network, and leave daemons behind. Run the grader as root (see SECURITY.md)."
+        version = described.get("version")
+        return CgroupLayer(int(version) if version else None, tuple(described.get("controllers") or ())), gaps
+    return CgroupLayer(1, ("memory", "cpuacct")), ()
+
+
+def _isolation(info: ZygoteInfo, cgroup: SandboxCgroup | None) -> Isolation:
+    """What a run under this zygote and these cgroups is isolated by, with each gap and its exact fix."""
+    missing: list[str] = []
+    seccomp = SeccompLayer(info.seccomp_how, info.seccomp_arch)  # type: ignore[arg-type]
+    if seccomp.how == "none":
+        missing.append(
+            f"no seccomp filter: the built-in one is for x86_64 only and this machine is {platform.machine()}: "
+            "grade on x86_64"
+        )
+    if not info.namespaces:
+        missing.append(
+            f"no PID/mount/network/IPC/UTS namespaces and no private filesystem view: {info.reason}, so submissions "
+            "can read every file the grader's user can, reach the network and leave daemons behind (no cgroups, no "
+            f"uid of their own: RLIMIT_NPROC counts every process of the grader's user): {namespace_fix(info.mode)}"
+        )
+        return Isolation(
+            level="minimal",
+            uid="grader",
+            capabilities="none" if os.geteuid() != 0 else "held",
+            seccomp=seccomp,
+            rlimits=_RLIMITS,
+            no_new_privs=True,
+            missing=tuple(missing),
+        )
+    namespaces: tuple[Namespace, ...] = ("pid", "mount", "net", "ipc", "uts")
+    layer, gaps = cgroup_layer(cgroup)
+    if info.user_namespace:
+        namespaces = ("user", *namespaces)
+        missing.append(
+            f"no uid of its own per sandbox: the grader is not root in the host's user namespace, so sandboxes run "
+            f"as its uid {os.getuid()} (each in a user namespace of its own, every capability dropped; RLIMIT_NPROC "
+            "counts each sandbox's processes in that namespace): run the grader as root for a dedicated uid"
+        )
+        if host_uid(os.geteuid()) == 0:
+            missing.append(
+                "no process limit: the grader's uid is the host's root (uid 0 outside its user namespace), which the "
+                "kernel never holds to RLIMIT_NPROC, so a fork bomb runs until its CPU time is spent (then dies with "
+                "its PID namespace): run the grader as root in the host's user namespace, or as an ordinary user"
+            )
+        missing.append(
+            f"no cgroups: only root can create them here, so {_NO_CGROUPS}: run the grader as root with cgroup v1 "
+            "memory and cpuacct mounted writable at /sys/fs/cgroup"
+        )
+    elif cgroup is None:
+        missing.append(
+            f"no memory/cpuacct cgroups could be used: {_NO_CGROUPS}: mount the cgroup v1 memory and cpuacct "
+            "controllers writable at /sys/fs/cgroup/memory and /sys/fs/cgroup/cpuacct (in a container: "
+            "-v /sys/fs/cgroup:/sys/fs/cgroup:rw)"
+        )
+    missing += gaps
+    return Isolation(
+        level="partial" if missing else "full",
+        namespaces=namespaces,
+        filesystem="pivot_root",
+        uid="grader" if info.user_namespace else "dedicated",
+        capabilities="none",
+        seccomp=seccomp,
+        rlimits=_RLIMITS,
+        no_new_privs=True,
+        cgroups=layer,
+        missing=tuple(missing),
     )
-    return f"DEGRADED: rlimits+setsid{seccomp} only (no namespaces, no uid change)", (warning,)
 
 
 class _Submission:
@@ -183,7 +301,7 @@ class _Submission:
         the run once such a group is cut short, so that the calls are then answered (and blamed) one by one."""
 
     def run(self) -> RunReport:
-        isolation, warnings = _isolation(self._info, self._cgroup)
+        isolation = _isolation(self._info, self._cgroup)
         try:
             load = self._start(0)
             outcomes = tuple(self._run_calls()) if load.status == "ok" else ()
@@ -191,7 +309,7 @@ class _Submission:
             raise SandboxUnavailable(f"the grading was cut short: {exc}") from exc
         finally:
             self._stop()
-        return RunReport(load=load, calls=outcomes, isolation=isolation, warnings=warnings)
+        return RunReport(load=load, calls=outcomes, isolation=isolation)
 
     def _run_calls(self) -> list[CallOutcome]:
         calls = self._calls

@@ -56,6 +56,7 @@ CLONE_NEWUTS = 0x04000000
 CLONE_NEWIPC = 0x08000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
+CLONE_NEWUSER = 0x10000000
 # The zygote makes the PID namespace (its next child is that namespace's PID 1); the sandbox, still root,
 # unshares the rest itself. (Its mount namespace is a copy of the template's: ``_enter_template``.)
 _SANDBOX_NAMESPACES = CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET
@@ -71,6 +72,14 @@ MS_PRIVATE = 0x40000
 MNT_DETACH = 0x2
 PR_SET_PDEATHSIG = 1
 PR_SET_NO_NEW_PRIVS = 38
+PR_CAPBSET_DROP = 24
+PR_SET_SECUREBITS = 28
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_CLEAR_ALL = 4
+# NOROOT, NO_SETUID_FIXUP, NO_CAP_AMBIENT_RAISE, each with its lock, and KEEP_CAPS locked off: uid 0 in a
+# user namespace gains nothing, and nothing can be raised again.
+_SECUREBITS_LOCKED_DOWN = 0b11101111
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
 _PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
 
 CHANNEL_FD = 3
@@ -88,6 +97,14 @@ _libc.unshare.argtypes = [ctypes.c_int]
 _libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
 _libc.signal.argtypes = [ctypes.c_int, ctypes.c_void_p]
 _libc.signal.restype = ctypes.c_void_p
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = (("version", ctypes.c_uint32), ("pid", ctypes.c_int))
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = (("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32))
 
 
 def _check(result: int, what: str) -> None:
@@ -118,8 +135,9 @@ def _pivot_root(new_root: str, put_old: str) -> None:
     _check(_libc.syscall(number, new_root.encode(), put_old.encode()), "pivot_root")
 
 
-def _bind(source: str, target: str, flags: int) -> None:
-    """Bind ``source`` at ``target`` (creating the mount point) and apply ``flags`` to the bind."""
+def _bind(source: str, target: str, flags: int, inherit: bool = False) -> None:
+    """Bind ``source`` at ``target`` (creating the mount point) and apply ``flags`` to the bind; with
+    ``inherit``, also the source mount's read-only, nosuid, nodev and noexec flags."""
     if os.path.isdir(source):
         os.makedirs(target, exist_ok=True)
     else:
@@ -127,6 +145,10 @@ def _bind(source: str, target: str, flags: int) -> None:
         with open(target, "a"):
             pass
     _mount(source, target, None, MS_BIND)
+    if inherit:
+        # In a user namespace the kernel locks those flags on every mount it copied from outside: a remount
+        # that would clear one is refused (EPERM). statvfs's ST_* bits are the MS_* bits.
+        flags |= os.statvfs(source).f_flag & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
     # Flags given with the first MS_BIND are ignored by the kernel; only a remount applies them.
     _mount(None, target, None, MS_BIND | MS_REMOUNT | flags)
 
@@ -159,7 +181,14 @@ def _build_template(config: dict[str, Any]) -> None:
         # hide steps apply to the sandbox's own copy under /tmp, not to the stash.)
         os.makedirs(root + _STASH, mode=0o700)
     others = [(step, root + step["path"]) for step in config["layout"] if not _in_scratch(step["path"])]
-    _apply_layout(others + [(step, target) for step, target in stash if step["kind"] in ("bind", "device")])
+    _apply_layout(
+        others + [(step, target) for step, target in stash if step["kind"] in ("bind", "device")], config["userns"]
+    )
+    if config["userns"]:
+        # In a user namespace the kernel lets a sandbox mount its own /proc only where a proc is already fully
+        # visible in its mount namespace (mount_too_revealing): this one is of the helper's own PID namespace,
+        # empty once the helper is gone, and each sandbox mounts its own over it.
+        _mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     os.chdir(root)
     # pivot_root(".", ".") stacks the old root under the new one; detaching it leaves no way back.
     _pivot_root(".", ".")
@@ -168,7 +197,7 @@ def _build_template(config: dict[str, Any]) -> None:
     _mount(None, "/", None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
 
 
-def _enter_template(template: int, layout: list[dict[str, Any]]) -> None:
+def _enter_template(template: int, layout: list[dict[str, Any]], inherit: bool) -> None:
     """Move into a private copy of the template's mount namespace and mount this sandbox's own /proc (of its
     PID namespace) and scratch /tmp, which gets its run's size when the sandbox is activated
     (:func:`_size_scratch`)."""
@@ -180,22 +209,23 @@ def _enter_template(template: int, layout: list[dict[str, Any]]) -> None:
         for i, step in enumerate(layout)
         if _in_scratch(step["path"])
     ]
-    _apply_layout(stashed)
+    _apply_layout(stashed, inherit)
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     os.chdir(_SCRATCH)
 
 
-def _apply_layout(steps: list[tuple[dict[str, Any], str]]) -> None:
-    """Carry out layout steps, each at its target path: binds from the step's path, and the rest in place."""
+def _apply_layout(steps: list[tuple[dict[str, Any], str]], inherit: bool = False) -> None:
+    """Carry out layout steps, each at its target path: binds from the step's path, and the rest in place.
+    ``inherit``: in a user namespace, where binds keep their source's locked flags (:func:`_bind`)."""
     # In order: a later bind may re-expose something inside a directory an earlier step hid (NumPy in a
     # hidden site-packages), so hiding tmpfs stay writable for mount points until every step is done.
     hidden = []
     for step, target in steps:
         kind, path = step["kind"], step["path"]
         if kind == "bind":
-            _bind(path, target, MS_RDONLY | MS_NOSUID | MS_NODEV)
+            _bind(path, target, MS_RDONLY | MS_NOSUID | MS_NODEV, inherit)
         elif kind == "device":
-            _bind(path, target, MS_NOSUID | MS_NOEXEC)
+            _bind(path, target, MS_NOSUID | MS_NOEXEC, inherit)
         elif kind == "hide":
             _mount("hidden", target, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64k,mode=0755")
             hidden.append(target)
@@ -211,22 +241,41 @@ def _apply_layout(steps: list[tuple[dict[str, Any], str]]) -> None:
 def _template(config: dict[str, Any]) -> int:
     """A descriptor on a mount namespace built by :func:`_build_template`, which it keeps alive."""
     built, built_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    own_pid_ns = -1
+    if config["userns"]:
+        # The helper is PID 1 of a PID namespace of its own, owned by our user namespace, so that it may mount
+        # a proc of it into the template (see _build_template).
+        own_pid_ns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+        _unshare(CLONE_NEWPID)
     pid = os.fork()
+    if own_pid_ns >= 0 and pid != 0:
+        _setns(own_pid_ns, CLONE_NEWPID)
+        os.close(own_pid_ns)
     if pid == 0:
-        built.close()
-        try:
-            _build_template(config)
-            built_child.send(b"ok")
-        except BaseException as exc:
-            built_child.send(f"the sandbox filesystem view could not be built: {exc}".encode()[:500])
-        built_child.recv(1)  # held until the zygote has opened the namespace
-        os._exit(0)
+        try:  # a forked copy of the zygote: whatever happens, it never returns into the zygote's code
+            built.close()
+            try:
+                _build_template(config)
+                built_child.send(b"ok")
+            except BaseException as exc:
+                built_child.send(f"the sandbox filesystem view could not be built: {exc}".encode()[:500])
+            built_child.recv(1)  # held until the zygote has opened the namespace
+        finally:
+            os._exit(0)
     built_child.close()
     try:
         answer = built.recv(512)
         if answer != b"ok":
             raise OSError(answer.decode(errors="replace") or "the template helper died")
-        return os.open(f"/proc/{pid}/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
+        seen_as = pid
+        if config["userns"]:
+            # /proc numbers processes as the host sees them; in a PID namespace of our own (userns), ``pid`` is ours.
+            pidfd = os.pidfd_open(pid)
+            try:
+                seen_as = _host_pid(pidfd)
+            finally:
+                os.close(pidfd)
+        return os.open(f"/proc/{seen_as}/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
     finally:
         built.close()
         os.waitpid(pid, 0)
@@ -252,6 +301,35 @@ def _drop_privileges(uid: int) -> None:
     os.setgroups([])
     os.setresgid(uid, uid, uid)
     os.setresuid(uid, uid, uid)
+
+
+def _enter_user_namespace() -> None:
+    """Move into a new user namespace that maps this process's uid and gid to themselves, and nothing else.
+
+    The zygote does it once at start-up when the grader is not root in the host's user namespace: it then
+    holds every capability over the namespaces it makes next, and none outside. Each such sandbox does it again
+    on activation: RLIMIT_NPROC counts per user namespace first (kernel ucounts), so its process limit is its
+    own rather than shared with every sandbox of the same uid."""
+    uid, gid = os.geteuid(), os.getegid()
+    _unshare(CLONE_NEWUSER)
+    # setgroups must be denied before an unprivileged gid_map may be written (so no group can be dropped to
+    # get past a group-denied permission).
+    for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
+        with open(f"/proc/self/{name}", "w") as map_file:
+            map_file.write(text)
+
+
+def _drop_capabilities(last_cap: int) -> None:
+    """Give up every capability for good, where there is no other uid to change to (a user namespace): the
+    bounding set, the ambient set, then the effective, permitted and inheritable sets, with securebits locked
+    so that uid 0 in the namespace would bring none back."""
+    for cap in range(last_cap + 1):
+        _check(_libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0), f"prctl(CAPBSET_DROP, {cap})")
+    _check(_libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0), "prctl(CAP_AMBIENT_CLEAR_ALL)")
+    _check(_libc.prctl(PR_SET_SECUREBITS, _SECUREBITS_LOCKED_DOWN, 0, 0, 0), "prctl(SET_SECUREBITS)")
+    header = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
+    empty = (_CapData * 2)()
+    _check(_libc.capset(ctypes.byref(header), empty), "capset")
 
 
 def _limit_resources(limits: dict[str, Any]) -> None:
@@ -389,7 +467,7 @@ def _sandbox(config: dict[str, Any], activation: socket.socket, harness: ModuleT
         _die_with_the_zygote()
         if config["namespaces"]:
             _unshare(_SANDBOX_NAMESPACES)
-            _enter_template(config["template"], config["layout"])
+            _enter_template(config["template"], config["layout"], config["userns"])
             os.close(config["template"])
         else:
             os.setsid()  # from the start: the zygote kills the session's process group
@@ -401,7 +479,12 @@ def _sandbox(config: dict[str, Any], activation: socket.socket, harness: ModuleT
         if config["namespaces"]:
             # The zygote has put this process in the run's cgroups before forwarding the request.
             _size_scratch(limits)
-            _drop_privileges(request["uid"])
+            if config["userns"]:
+                # No other uid to change to (the namespace maps one): a namespace and no capabilities instead.
+                _enter_user_namespace()
+                _drop_capabilities(config["last_cap"])
+            else:
+                _drop_privileges(request["uid"])
             _die_with_the_zygote()  # a change of uid cleared it
         else:
             os.chdir(request["scratch"])
@@ -427,12 +510,25 @@ def _sandbox(config: dict[str, Any], activation: socket.socket, harness: ModuleT
         os._exit(HARNESS_FAILED)
 
 
+def _host_pid(pidfd: int) -> int:
+    """The pid of a pidfd's process as the host's /proc (the grader's) numbers it: a pidfd's fdinfo gives it in
+    the PID namespace of the proc mount it is read through, and this process never mounted another."""
+    with open(f"/proc/self/fdinfo/{pidfd}") as info:
+        for line in info:
+            if line.startswith("Pid:"):
+                return int(line.split()[1])
+    raise OSError(f"no pid in the fdinfo of pidfd {pidfd}")
+
+
 class _Child:
     """A sandbox as the zygote sees it: a standby until a run activates it, then supervised until it ends."""
 
-    def __init__(self, pid: int, activation: socket.socket, scratch: str | None) -> None:
+    def __init__(self, pid: int, activation: socket.socket, scratch: str | None, own_pid_ns: bool) -> None:
         self.pid = pid
         self.pidfd = os.pidfd_open(pid)
+        self.host_pid = _host_pid(self.pidfd) if own_pid_ns else pid
+        """The pid the grader knows it by (it reads the sandbox's CPU time in /proc): the zygote's own differs
+        when the zygote is in a PID namespace of its own (``userns`` mode)."""
         self.activation = activation
         """The zygote's end of the sandbox's activation socket: the request goes out on it, and the sandbox's
         word that its setup is done comes back on it. Closed when the sandbox ends or is retired."""
@@ -523,7 +619,7 @@ class _Supervisor:
                 socket.send_fds(child.activation, [json.dumps(request).encode()], [channel, output])
         os.close(channel)
         os.close(output)
-        self._tell(child, {"pid": child.pid})
+        self._tell(child, {"pid": child.host_pid})
         if setup_failed:
             os.waitpid(child.pid, 0)
             self._finish(child, SETUP_FAILED << 8)
@@ -619,14 +715,12 @@ class _Supervisor:
             if scratch is not None:
                 shutil.rmtree(scratch, ignore_errors=True)
             return False
-        self._standbys.append(_Child(pid, activation, scratch))
+        self._standbys.append(_Child(pid, activation, scratch, self._config["userns"]))
         return True
 
 
 def _probe(config: dict[str, Any]) -> str:
     """Empty if namespaces and mounts work here, else the reason they do not."""
-    if not config["namespaces"]:
-        return "the grader is not running as root"
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:
@@ -636,7 +730,7 @@ def _probe(config: dict[str, Any]) -> str:
             _mount(None, "/", None, MS_REC | MS_PRIVATE)
             _mount("probe", config["workdir"], "tmpfs", 0, "size=4k")
         except BaseException as exc:
-            os.write(write_end, str(exc).encode()[:500])
+            os.write(write_end, f"namespaces or mounts are refused ({exc})".encode()[:500])
         os._exit(0)
     os.close(write_end)
     with os.fdopen(read_end, "rb") as pipe:
@@ -710,8 +804,47 @@ def _import_harness(path: str) -> ModuleType:
     return module
 
 
+def _own_user_namespace() -> str:
+    """Empty once this process is in a user namespace of its own (see :func:`_enter_user_namespace`), else why
+    it could not make one. First thing, while the process has a single thread (unshare requires it)."""
+    try:
+        _enter_user_namespace()
+    except OSError as exc:
+        return f"no user namespace could be created ({exc})"
+    return ""
+
+
+def _own_pid_namespace() -> str:
+    """Carry on as PID 1 of a new PID namespace, owned by this process's user namespace; empty once done, else
+    why not. The zygote moves back into its own PID namespace after forking each sandbox into a new one
+    (``setns``), which needs capabilities over that namespace's owner: in ``userns`` mode, only a PID
+    namespace made in our own user namespace gives them.
+
+    The process the grader started stays outside, holding nothing, and exits with the zygote's status; the
+    zygote dies with it (and, as PID 1, takes every sandbox with it)."""
+    try:
+        _unshare(CLONE_NEWPID)
+        pid = os.fork()
+    except OSError as exc:
+        return f"no PID namespace could be created ({exc})"
+    if pid == 0:
+        _die_with_the_zygote()  # here: with the process the grader started
+        return ""
+    os.closerange(3, 1 << 20)  # the control socket stays with the zygote alone: the grader sees it close
+    _, status = os.waitpid(pid, 0)
+    os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+
+
 def main() -> None:
     config = json.loads(sys.argv[1])
+    # Not root in the host's user namespace: a user namespace of our own gives the capabilities the
+    # namespaces, mounts and pivot_root below need, over those namespaces only.
+    reason = _own_user_namespace() if config["mode"] == "userns" else ""
+    if config["mode"] == "userns" and not reason:
+        reason = _own_pid_namespace()
+    config["userns"] = config["mode"] == "userns" and not reason
+    with open("/proc/sys/kernel/cap_last_cap") as last_cap:
+        config["last_cap"] = int(last_cap.read())
     sys.path.append(config["site_dir"])
     harness = _import_harness(config["harness"])
     _warm_up(harness)
@@ -724,7 +857,7 @@ def main() -> None:
     if not settings:
         return
     config.update(json.loads(settings))
-    reason = _probe(config)
+    reason = reason or _probe(config)
     config["namespaces"] = not reason
     if config["namespaces"]:
         try:
@@ -735,7 +868,13 @@ def main() -> None:
             return
     # Only the zygote holds the write end: its sandboxes see the read end at end-of-file once it is gone.
     config["alive"], alive = os.pipe()
-    control.send(json.dumps({"namespaces": config["namespaces"], "reason": reason}).encode())
+    hello = {
+        "namespaces": config["namespaces"],
+        "userns": config["userns"] and config["namespaces"],
+        "reason": reason,
+        "seccomp": {"how": "bpf", "arch": ["x86_64"]} if seccomp_supported() else {"how": "none", "arch": []},
+    }
+    control.send(json.dumps(hello).encode())
     _Supervisor(config, harness, control).serve()
     os.close(alive)
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from grader.errors import SandboxUnavailable
+from grader.sandbox._host import Mode, sandbox_mode
 from grader.sandbox._layout import numpy_site_dir, sandbox_layout
 
 if TYPE_CHECKING:
@@ -43,10 +44,21 @@ class SandboxStartError(SandboxUnavailable):
 
 @dataclass(frozen=True)
 class ZygoteInfo:
+    """What the zygote set itself up with: read once per zygote, it decides every report's isolation."""
+
     namespaces: bool
+    """Whether sandboxes get PID/mount/net/IPC/UTS namespaces and the private filesystem view."""
     reason: str
     """Why namespaces are not in force (empty when they are)."""
     started_seconds: float
+    mode: Mode = "root"
+    """How namespaces were to be had (see :data:`grader.sandbox._host.Mode`)."""
+    user_namespace: bool = False
+    """Whether the zygote and each sandbox are in user namespaces of their own (``userns`` mode)."""
+    seccomp_how: str = "none"
+    """``libseccomp``, ``bpf`` or ``none``: how the sandboxes' seccomp filter was built."""
+    seccomp_arch: tuple[str, ...] = ()
+    """The architectures the filter covers."""
 
 
 class Zygote:
@@ -58,6 +70,7 @@ class Zygote:
         self._control: socket.socket | None = None
         self._workdir: str | None = None
         self._launched = 0.0
+        self._mode: Mode = "root"
         self._settings_sent = False
         self.info: ZygoteInfo | None = None
 
@@ -131,7 +144,7 @@ class Zygote:
         if not self._settings_sent:
             # Computed once the zygote is on its way (walking the library folders takes a while): it reads
             # them after its own start and warm-up, which ran meanwhile.
-            settings = {"workdir": self._workdir, "namespaces": os.geteuid() == 0, "layout": sandbox_layout()}
+            settings = {"workdir": self._workdir, "layout": sandbox_layout()}
             with contextlib.suppress(OSError):  # it died already: waiting for its hello says so
                 self._control.send(json.dumps(settings).encode())
             self._settings_sent = True
@@ -144,8 +157,15 @@ class Zygote:
         if "error" in message:
             self._stop()
             raise SandboxStartError(f"the sandbox could not be set up: {message['error']}")
+        seccomp = message.get("seccomp", {})
         self.info = ZygoteInfo(
-            bool(message["namespaces"]), str(message["reason"]), time.perf_counter() - self._launched
+            bool(message["namespaces"]),
+            str(message["reason"]),
+            time.perf_counter() - self._launched,
+            mode=self._mode,
+            user_namespace=bool(message.get("userns")),
+            seccomp_how=str(seccomp.get("how", "none")),
+            seccomp_arch=tuple(seccomp.get("arch", ())),
         )
         return self.info
 
@@ -155,7 +175,9 @@ class Zygote:
         # One per zygote: it removes it when it exits, which covers a grader killed without cleanup.
         self._workdir = tempfile.mkdtemp(prefix="conv1d-sandbox-")
         control, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self._mode = sandbox_mode()
         start = {"control_fd": child.fileno(), "harness": str(_HARNESS), "site_dir": numpy_site_dir()}
+        start["mode"] = self._mode
         try:
             self._process = subprocess.Popen(
                 [sys.executable, "-I", "-S", str(_ZYGOTE_SCRIPT), json.dumps(start)],

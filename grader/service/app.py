@@ -90,7 +90,8 @@ def create_app(
 
     @app.get("/healthz", tags=["operations"])
     async def healthz(request: Request) -> dict[str, Any]:
-        """Liveness for the container: the database answers and the grading workers run."""
+        """Liveness for the container: the database commits a write, the grading workers run, and a real sandbox
+        runs a trivial call (checked at most every few seconds); says the isolation it ran under."""
         return await _backend(request).health()
 
     @app.post(

@@ -9,11 +9,14 @@ import asyncio
 import contextlib
 import hmac
 import re
+import threading
+import time
 from pathlib import PurePath
 from typing import Any
 
 from grader.config import Config, load_config
 from grader.errors import SubmissionSyntaxError
+from grader.models import Isolation
 from grader.runner import Runner
 from grader.service.errors import InvalidField, NotFound, Unauthorized, Unavailable
 from grader.service.gradebook import gradebook_csv
@@ -29,6 +32,12 @@ GRADER_FAILED = (
     "The grader itself failed on this submission; this is not a fault of your code. Your file is stored, so "
     "your instructor can have it graded again: tell them."
 )
+
+
+def _default_runner() -> Runner:
+    from grader.sandbox import default_runner  # deferred: the same process-wide runner the pool grades with
+
+    return default_runner()
 
 
 def student_name(value: str | None) -> str | None:
@@ -80,6 +89,9 @@ class Backend:
             self.store, config, workers=settings.workers, max_queue=settings.max_queue, runner=runner
         )
         self._token = settings.instructor_token()
+        self._runner = runner
+        self._sandbox_lock = threading.Lock()
+        self._sandbox_checked: tuple[float, Isolation | None] | None = None
 
     def start(self) -> None:
         self.pool.start()
@@ -153,8 +165,27 @@ class Backend:
         return {"queued": queued, "config_digest": self.pool.digest}
 
     async def health(self) -> dict[str, Any]:
-        """Raises (503, or 500 for a database error) unless the service can take and grade uploads."""
-        await asyncio.to_thread(self.store.ping)
+        """Raises (503, or 500 for a database or sandbox fault) unless the service can take and grade uploads:
+        the database commits a write, the workers run, and a real sandbox runs a trivial call (at most once per
+        ``SANDBOX_CHECK_SECONDS``: a probe every second must not cost a sandbox every second)."""
+        await asyncio.to_thread(self.store.check_write)
         if not self.pool.alive():
             raise Unavailable("the grading workers are not running")
-        return {"status": "ok", **self.pool.stats()}
+        sandbox = await asyncio.to_thread(self._sandbox_check)
+        return {"status": "ok", **self.pool.stats(), **sandbox}
+
+    SANDBOX_CHECK_SECONDS = 5.0
+
+    def _sandbox_check(self) -> dict[str, Any]:
+        """The isolation a real sandbox ran a trivial call under, cached; a fault raises (and is not cached)."""
+        with self._sandbox_lock:
+            now = time.monotonic()
+            if self._sandbox_checked is None or now - self._sandbox_checked[0] > self.SANDBOX_CHECK_SECONDS:
+                runner = self._runner if self._runner is not None else _default_runner()
+                self_test = getattr(runner, "self_test", None)  # a test double may have none
+                isolation = Isolation.of(self_test()) if self_test is not None else None
+                self._sandbox_checked = (now, isolation)
+            isolation = self._sandbox_checked[1]
+        if isolation is None:
+            return {"sandbox": "not checked: this runner has no self-test"}
+        return {"sandbox": "ok", "isolation": isolation.model_dump(mode="json")}

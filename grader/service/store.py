@@ -86,6 +86,15 @@ class SubmissionRow(_Base):
     )
 
 
+class HealthRow(_Base):
+    """One row, rewritten by every health check: proof that the database takes (and commits) a write."""
+
+    __tablename__ = "health"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    checked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 @dataclass(frozen=True)
 class Record:
     """A submission as the routes see it, detached from any session."""
@@ -230,6 +239,12 @@ class Store:
     def ping(self) -> None:
         with self._session() as session:
             session.execute(select(1))
+
+    def check_write(self) -> None:
+        """Commit a write (one row, overwritten each time): a read-only or full database fails here, before an
+        upload would."""
+        with self._session() as session:
+            session.merge(HealthRow(id=1, checked_at=_now()))
 
     def add(self, *, student: str | None, filename: str, data: bytes) -> str:
         """Store a new submission as ``queued`` and return its id; committed (durable) on return."""

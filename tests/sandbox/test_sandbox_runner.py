@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 import signal
@@ -63,8 +64,14 @@ def test_correct_submission_gets_every_value_right(runner: SandboxRunner) -> Non
     assert all(matches(o, c) for o, c in zip(report.calls, calls, strict=True))
     out = report.calls[1].values["out"]
     assert (out.kind, out.type_name, type(out.array)) == ("ndarray", "numpy.ndarray", np.ndarray)
-    assert report.isolation.startswith("namespaces(pid,mount,net,ipc,uts)") and report.warnings == ()
-    assert "+seccomp(deny-list)" in report.isolation and "+cgroups(memory,cpuacct)" in report.isolation
+    isolation = report.isolation
+    assert isolation is not None and report.warnings == ()
+    assert (isolation.level, isolation.missing) == ("full", ())
+    assert isolation.namespaces == ("pid", "mount", "net", "ipc", "uts") and isolation.filesystem == "pivot_root"
+    assert (isolation.uid, isolation.capabilities, isolation.no_new_privs) == ("dedicated", "none", True)
+    assert (isolation.seccomp.how, isolation.seccomp.arch) == ("bpf", ("x86_64",))
+    assert (isolation.cgroups.version, isolation.cgroups.controllers) == (1, ("memory", "cpuacct"))
+    assert runner.isolation() == isolation
 
 
 def test_starter_not_implemented_comes_through_with_the_submissions_frames_only(runner: SandboxRunner) -> None:
@@ -224,9 +231,11 @@ def test_without_cgroups_the_report_says_what_is_lost(runner: SandboxRunner, mon
     monkeypatch.setattr(SandboxCgroup, "create", classmethod(lambda cls, uid: None))
     report = runner.run(GOOD_SOURCE, "nn.py", CALLS, LIMITS)
     assert all(matches(o, c) for o, c in zip(report.calls, CALLS, strict=True))
-    assert "cgroups" not in report.isolation
-    (warning,) = report.warnings
-    assert warning.startswith("No cgroup v1 memory/cpuacct controllers could be used")
+    isolation = report.isolation
+    assert isolation is not None and isolation.level == "partial" and isolation.cgroups.version is None
+    (gap,) = isolation.missing
+    assert gap.startswith("no memory/cpuacct cgroups could be used") and "/sys/fs/cgroup/memory" in gap
+    assert report.warnings == ()
 
 
 def test_the_rlimit_backstop_is_armed_per_call_and_reads_as_a_cpu_timeout(runner: SandboxRunner) -> None:
@@ -607,3 +616,15 @@ def test_inputs_changed_between_runs_are_sent_again(runner: SandboxRunner) -> No
     assert matches(runner.run(GOOD_SOURCE, "nn.py", [call], LIMITS).calls[0], call)
     x *= -3  # the caller's writable array, changed in place: its plan is stale
     assert matches(runner.run(GOOD_SOURCE, "nn.py", [call], LIMITS).calls[0], call)
+
+
+def test_doctor_starts_a_real_sandbox_and_finds_full_isolation_here() -> None:
+    """As root with cgroup v1 (as CI): every layer, so exit 0; the JSON names the host's facts too."""
+    done = subprocess.run(
+        [sys.executable, "-m", "grader", "doctor", "--json"], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    found = json.loads(done.stdout)
+    assert found["isolation"]["level"] == "full" and found["isolation"]["missing"] == []
+    assert found["host"]["root"] and found["host"]["initial_user_namespace"]
+    assert found["host"]["cgroups"]["version"] == 1

@@ -15,7 +15,7 @@ from grader.errors import SandboxUnavailable
 from grader.runner import Call, CallOutcome, RunReport
 from grader.service import create_app
 from grader.service.settings import ServiceSettings
-from tests.fakes import ScriptedRunner, correct
+from tests.fakes import FULL, ScriptedRunner, correct
 
 TOKEN = "instructor-token-for-tests-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -45,6 +45,7 @@ class ContentRunner:
         self.started = threading.Semaphore(0)
         self.fail = 0
         self.runs = 0
+        self.isolated = FULL
         self._lock = threading.Lock()
 
     def run(self, source: str, filename: str, calls: Sequence[Call], limits: object) -> RunReport:
@@ -58,7 +59,7 @@ class ContentRunner:
         if failing:
             raise SandboxUnavailable("sandbox went away (simulated)")
         respond = _forward_without_bias if "BUG" in source else correct
-        return ScriptedRunner(respond=respond).run(source, filename, calls, limits)
+        return ScriptedRunner(respond=respond, isolated=self.isolated).run(source, filename, calls, limits)
 
 
 @pytest.fixture
