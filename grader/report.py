@@ -23,7 +23,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from grader.models import Isolation, Result, TestResult
+from grader.models import Isolation, QuestionResult, Result, TestResult
 
 GRADEBOOK_COLUMNS = ("submission", "source", "q1", "q2", "score", "max_score", "status")
 """``source`` is the submission's path inside the batch folder (see :meth:`grader.batch.Entry.row`)."""
@@ -163,6 +163,13 @@ def gradebook_csv(rows: Iterable[dict[str, str]], columns: Sequence[str] = GRADE
     return buffer.getvalue()
 
 
+def _not_run_line(question: QuestionResult) -> str:
+    return (
+        f"{question.id.upper()} {question.title}: {_out_of(question.score, question.max_score)} "
+        f"({len(question.tests)} tests not run)"
+    )
+
+
 def render(result: Result, console: Console, *, public: bool = True) -> None:
     """A compact table per question, then a paragraph of feedback for each test that did not pass.
 
@@ -183,6 +190,11 @@ def render(result: Result, console: Console, *, public: bool = True) -> None:
     if view.isolation is not None:  # instructor views only: the public one has none
         full = view.isolation.level == "full"
         body.append(Text(isolation_line(view.isolation), style="dim" if full else "bold red"))
+    if view.status == "rejected":
+        # Nothing ran: one line per question instead of a table of identical "not run" rows.
+        body += [Text(_not_run_line(question)) for question in view.questions]
+        console.print(Panel(Group(*body), expand=False))
+        return
     for question in view.questions:
         table = Table(
             title=f"{question.id.upper()} {question.title}: {_out_of(question.score, question.max_score)}",
@@ -273,6 +285,9 @@ def to_markdown(result: Result, *, public: bool = False) -> str:
     lines += [_md_quote(f"**warning:** {_md_text(w)}") for w in view.warnings]
     if not public:
         lines += ["", f"Sandbox {_md_text(isolation_line(view.isolation))}"]
+    if view.status == "rejected":
+        lines += ["", *(f"- {_not_run_line(question)}" for question in view.questions)]
+        return "\n".join(lines) + "\n"
     for question in view.questions:
         lines += [
             "",

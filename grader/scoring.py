@@ -202,6 +202,8 @@ class _Scorer:
             if match:
                 matches.setdefault(match.fingerprint, match)
 
+        if len(failures) == n and all(f.key not in self.outcomes for f in failures):
+            wrong = [f"Not run: {self.not_run}"]  # not one call ran: say why once, not once per triple
         status: TestStatus = "passed"
         if len(failures) == len(wrong) and failures:  # nothing came back wrong: every miss raised or hung
             kinds = {_STATUS[f.status] for f in failures}
@@ -239,8 +241,10 @@ class _Scorer:
         points: float,
     ) -> TestResult:
         visibility = self.visibility(name, case.visible)
-        outcome = self.outcome(f"{op}/{case.name}")
-        context = "" if case.visible else f"\nCase: {case.title}; {case.description}."
+        key = f"{op}/{case.name}"
+        outcome = self.outcome(key)
+        # A hidden case's purpose helps with a wrong answer; for a test that never ran it is only noise.
+        context = "" if case.visible or key not in self.outcomes else f"\nCase: {case.title}; {case.description}."
         common = {
             "name": name,
             "question": question,

@@ -8,11 +8,13 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from rich.console import Console
 
 from grader import Submission, grade, load_config
 from grader.cases import build_cases
+from grader.engine import NOT_GRADED
 from grader.keys import load_key
-from grader.report import to_gradescope, to_json, to_markdown
+from grader.report import render, to_gradescope, to_json, to_markdown
 from grader.runner import Call, CallOutcome, Failure, LoadOutcome, Returned
 from tests.fakes import ScriptedRunner, array, correct, raising, right_values
 
@@ -126,7 +128,23 @@ def test_syntax_error_is_rejected_with_its_line_and_no_call_runs():
     assert "line 3" in result.messages[0]
     assert "def f(:" in result.messages[0]
     assert len(runner.runs) == 1
-    assert all(t.status == "error" and "line 3" in t.feedback for t in result.tests())
+    # Said once, at the top: every test says only that it did not run.
+    assert all(t.status == "error" and t.feedback == f"Not run: {NOT_GRADED}" for t in result.tests()[1:])
+    assert result.tests()[0].feedback == f"0 of 8 output sizes are right.\nNot run: {NOT_GRADED}"
+
+
+def test_an_ungradable_file_says_why_once_in_every_view():
+    result, _ = run(data=b"import numpy as np\n\ndef f(:\n    pass\n")
+    reason = result.messages[0]
+    console = Console(record=True, width=80)
+    render(result, console)
+    table = console.export_text()
+    assert table.count("line 3") == 1 and "tests not run" in table
+    assert len(table.splitlines()) < 15  # not 298 lines at 80 columns
+    markdown = to_markdown(result, public=True)
+    assert markdown.count("line 3") == 1 and "tests not run" in markdown
+    assert to_json(result).count("line 3") == 1 and len(to_json(result, indent=None)) < 16_000
+    assert json.loads(to_json(result))["messages"] == [reason]
 
 
 @pytest.mark.parametrize(
