@@ -6,13 +6,15 @@ import difflib
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from grader.cases import build_cases
 from grader.config import Config, load_config
 from grader.errors import IsolationTooWeak, SubmissionError
-from grader.hints import diagnose
 from grader.keys import HiddenKey, load_key
+
+if TYPE_CHECKING:
+    from grader.hints import Match
 from grader.models import Isolation, QuestionResult, Result
 from grader.runner import Isolation as RunnerIsolation
 from grader.runner import IsolationLevel, LoadOutcome, Runner, RunReport
@@ -96,7 +98,7 @@ def grade(
     messages = missing_name_messages(report.load.names)
     if len(messages) == len(REQUIRED_NAMES):
         return rejected(messages, report)
-    questions = score(cases, config, report.calls, diagnose)
+    questions = score(cases, config, report.calls, _diagnose)
     return result("graded", messages + starter_messages(report), questions, report)
 
 
@@ -110,6 +112,13 @@ def require_isolation(isolation: RunnerIsolation | None, required: IsolationLeve
             f"the sandbox's isolation is {isolation.level}, below the {required} that [sandbox] require_isolation "
             f"asks for, so nothing was graded: {gaps}"
         )
+
+
+def _diagnose(*args: Any) -> Match | None:
+    """:func:`grader.hints.diagnose`, loaded on the first wrong value: a right answer never needs it."""
+    from grader.hints import diagnose
+
+    return diagnose(*args)
 
 
 def load_failure_message(load: LoadOutcome, source: str, config: Config) -> str:

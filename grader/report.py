@@ -14,16 +14,12 @@ import io
 import json
 import re
 from collections.abc import Iterable, Sequence
-from typing import Any
-
-from rich import box
-from rich.console import Console, Group
-from rich.markup import escape
-from rich.panel import Panel
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING, Any
 
 from grader.models import Isolation, QuestionResult, Result, TestResult
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 GRADEBOOK_COLUMNS = ("submission", "source", "q1", "q2", "score", "max_score", "status")
 """``source`` is the submission's path inside the batch folder (see :meth:`grader.batch.Entry.row`)."""
@@ -175,6 +171,14 @@ def render(result: Result, console: Console, *, public: bool = True) -> None:
 
     Feedback sits below the table rather than in a column so that it stays readable in an 80-column terminal.
     """
+    # Rich loads here, not with the module: JSON, CSV and Markdown output do not need it.
+    from rich import box
+    from rich.console import Group
+    from rich.markup import escape
+    from rich.panel import Panel
+    from rich.table import Table
+    from rich.text import Text
+
     view = result.public() if public else result
     # Text, never markup, for anything the student wrote; escape_controls for what Rich would pass through
     # to the terminal as is (it drops a few controls itself, which would hide that they were there).

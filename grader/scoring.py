@@ -10,15 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from grader.cases import OUTPUT_SIZE_TEST, CaseSet, LayerCase
 from grader.compare import compare_array, describe, scalar_value, usable
 from grader.config import Config, LimitsConfig, Visibility
-from grader.hints import Match
 from grader.models import QuestionResult, TestResult, TestStatus
 from grader.runner import Call, CallOutcome, Failure, Op, Returned
+
+if TYPE_CHECKING:
+    from grader.hints import Match  # the hints load on the first wrong value, not with the scorer
 
 GRADIENTS = ("dx", "grad_weight", "grad_bias")
 
@@ -33,7 +36,7 @@ HintFn = Callable[
         float,
         float,
     ],
-    Match | None,
+    "Match | None",
 ]
 """Signature of :func:`grader.hints.diagnose`."""
 
