@@ -28,7 +28,7 @@ class Conv1d:
 
     def forward(self, x):
         print("ENV", sorted(os.environ))
-        print("CWD", os.getcwd(), os.listdir("."))
+        print("CWD", os.getcwd(), sorted(os.listdir(".")))
         print("ROOT", sorted(os.listdir("/")))
         print("NPROC", resource.getrlimit(resource.RLIMIT_NPROC)[0])
         with open("/proc/self/status") as status:
