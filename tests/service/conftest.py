@@ -105,11 +105,13 @@ def upload(client: TestClient, source: str | bytes, student: str | None = None, 
     return client.post("/submissions", files={"file": (name, data, "text/x-python")}, data=form)
 
 
-def wait_settled(client: TestClient, submission_id: str, timeout: float = 20.0) -> dict[str, Any]:
+def wait_settled(
+    client: TestClient, submission_id: str, timeout: float = 20.0, headers: dict[str, str] | None = None
+) -> dict[str, Any]:
     """Poll as the page does until the submission leaves queued/running."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        body = client.get(f"/submissions/{submission_id}").json()
+        body = client.get(f"/submissions/{submission_id}", headers=headers).json()
         if body["status"] not in ("queued", "running"):
             return body  # type: ignore[no-any-return]
         time.sleep(0.02)
