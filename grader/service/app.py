@@ -29,6 +29,8 @@ MULTIPART_SLACK = 64 * 1024
 """Room for multipart boundaries, part headers and the student field on top of the file itself."""
 
 Authorization = Annotated[str | None, Header(include_in_schema=False)]
+LONG_POLL_SECONDS = 30.0
+"""The longest ``GET /submissions/{id}?wait=`` holds a request (proxies commonly give up at 60 s)."""
 STUDENT_COOKIE = "conv1d_student"
 """The personal link's token, as an HttpOnly, SameSite=Strict cookie: the page's script never holds it (an
 injected script could not read it), and no other site can make a browser send it (no cross-site uploads)."""
@@ -230,13 +232,21 @@ def create_app(
 
     @app.get("/submissions/{submission_id}", tags=["students"], responses={404: {"model": ErrorBody}})
     async def get_submission(
-        request: Request, submission_id: str, authorization: Authorization = None, cookie: StudentCookie = None
+        request: Request,
+        submission_id: str,
+        wait: Annotated[
+            float, Query(ge=0, description="Seconds to wait for the verdict while it is pending (long poll)")
+        ] = 0,
+        authorization: Authorization = None,
+        cookie: StudentCookie = None,
     ) -> Any:
         """The verdict (`queued`, `running`, then the result) of one of your submissions; with the instructor
         token, the full result of anyone's."""
         backend = _backend(request)
         who = await caller(request, authorization, cookie)  # a wrong token is refused before any lookup
         record = await backend.record_for(who, submission_id)
+        if wait > 0 and record.state in PENDING:
+            record = await backend.settled(submission_id, min(wait, LONG_POLL_SECONDS))
         return instructor_view(record) if who.role == "instructor" else await backend.view_for(who, record)
 
     @app.get("/students/me", tags=["students"], responses={401: {"model": ErrorBody}})
