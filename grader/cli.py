@@ -260,13 +260,66 @@ def batch_command(
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--data", type=click.Path(file_okay=False, path_type=Path), default=None, help="Data folder.")
+@click.option(
+    "--forwarded-allow-ips",
+    default=None,
+    help="Addresses of the reverse proxy whose X-Forwarded-For/-Proto headers are trusted (default: loopback).",
+)
 @_config_option
 @_translating_errors
-def serve_command(host: str, port: int, data: Path | None, config_path: Path | None) -> None:
+def serve_command(
+    host: str, port: int, data: Path | None, config_path: Path | None, forwarded_allow_ips: str | None
+) -> None:
     """Run the grading web service under uvicorn."""
     from grader.service import serve  # deferred: the CLI should not pay for FastAPI unless serving
 
-    serve(host=host, port=port, data=data, config_path=config_path)
+    serve(host=host, port=port, data=data, config_path=config_path, forwarded_allow_ips=forwarded_allow_ips)
+
+
+@main.group("roster")
+def roster_group() -> None:
+    """The web service's roster of students and their personal links."""
+
+
+@roster_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--data", type=click.Path(file_okay=False, path_type=Path), default=None, help="The service's data folder."
+)
+@click.option("--base-url", default="", help="Prefix for the links, e.g. https://grader.example.edu")
+@_translating_errors
+def roster_import_command(file: Path, data: Path | None, base_url: str) -> None:
+    """Add or update the students of a CSV (columns id, name, email) and print each new student's personal link.
+
+    The links are shown this once (the database keeps only their hashes): send each student theirs. A student
+    already on the roster keeps their link; `POST /roster/{id}/token` issues a new one.
+    """
+    import csv
+
+    from grader.service.errors import ServiceError
+    from grader.service.roster import parse_roster
+    from grader.service.settings import ServiceSettings
+    from grader.service.store import Store
+
+    settings = ServiceSettings(**({"data": data} if data is not None else {}))
+    try:
+        entries = parse_roster(file.read_bytes())
+    except ServiceError as exc:
+        click.echo(f"conv1d-grader: {exc.message}", err=True)
+        sys.exit(2)
+    store = Store(settings.database())
+    try:
+        issued = store.import_students([(e.id, e.name, e.email) for e in entries])
+    finally:
+        store.close()
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(["id", "name", "email", "link"])
+    prefix = base_url.rstrip("/")
+    for student, token in issued:
+        writer.writerow([student.id, student.name, student.email, f"{prefix}/s/{token}" if token else ""])
+    kept = sum(token is None for _, token in issued)
+    summary = f"{len(issued)} students; {len(issued) - kept} new links" + (f", {kept} kept theirs" if kept else "")
+    click.echo(summary, err=True)
 
 
 @main.group("gradescope")

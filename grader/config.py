@@ -8,6 +8,7 @@ default.
 from __future__ import annotations
 
 import tomllib
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -156,7 +157,15 @@ class VisibilityConfig(_Frozen):
 
 class PolicyConfig(_Frozen):
     """Rules the platforms apply around a verdict (Gradescope's ``run_autograder`` reads the dates and previous
-    submissions from Gradescope's metadata); the grade itself never depends on them."""
+    submissions from Gradescope's metadata; the web service reads ``due`` and ``late_due`` here); the grade
+    itself never depends on them."""
+
+    due: datetime | None = None
+    """The due date, ISO 8601 with a timezone (TOML's offset date-time, or a string). The web service only:
+    Gradescope has its own. None: no deadline."""
+    late_due: datetime | None = None
+    """Last moment a late upload is taken at the per-day penalty; past it ``after_late_due_date`` applies. None:
+    the per-day penalty never stops."""
 
     late_penalty_per_day: float = Field(default=0.0, ge=0, le=1)
     """Fraction of the score taken off per started day after the due date (0.1: 10% a day)."""
@@ -164,6 +173,19 @@ class PolicyConfig(_Frozen):
     """A submission after the late due date: ``zero``, or the same per-day penalty as before it."""
     max_submissions: int = Field(default=0, ge=0)
     """Graded submissions per student; past it, the previous result stands. 0: no limit."""
+
+    @model_validator(mode="after")
+    def _dates_make_sense(self) -> PolicyConfig:
+        # A naive timestamp would be read in the server's timezone: one course, two deadlines.
+        for name in ("due", "late_due"):
+            value = getattr(self, name)
+            if value is not None and value.utcoffset() is None:
+                raise ValueError(f"policy.{name} needs a timezone, e.g. 2025-03-01T23:59:00+01:00 or ...Z")
+        if self.late_due is not None and self.due is None:
+            raise ValueError("policy.late_due needs policy.due")
+        if self.due is not None and self.late_due is not None and self.late_due < self.due:
+            raise ValueError("policy.late_due is before policy.due")
+        return self
 
 
 class SandboxConfig(_Frozen):

@@ -10,19 +10,21 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from grader.errors import GraderFault, OversizedSubmission, SubmissionError
-from grader.service.queue import QueueFull
 
 log = logging.getLogger("grader.service")
 
 
 class ServiceError(Exception):
-    """An error of a request, with the status and message it is answered with."""
+    """An error of a request, with the status and message it is answered with (and, for some, more fields and
+    headers: the id in flight, ``Retry-After``)."""
 
     status = 400
+    retry_after: int | None = None
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, **fields: str) -> None:
         super().__init__(message)
         self.message = message
+        self.fields = fields
 
 
 class NotFound(ServiceError):
@@ -41,8 +43,40 @@ class Unavailable(ServiceError):
     status = 503
 
 
-def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"detail": message}, status_code=status, headers=headers)
+class Forbidden(ServiceError):
+    status = 403
+
+
+class InFlight(ServiceError):
+    """A second upload while the student's previous one is queued or running."""
+
+    status = 409
+
+
+class QuotaExceeded(ServiceError):
+    """The student's stored uploads would pass the storage quota."""
+
+    status = 507
+
+
+class RequestTimeout(ServiceError):
+    status = 408
+
+
+class RateLimited(ServiceError):
+    """Too many uploads: ``retry_after`` is when the student's bucket holds a whole token again."""
+
+    status = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def error_response(
+    status: int, message: str, headers: dict[str, str] | None = None, fields: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse({"detail": message, **(fields or {})}, status_code=status, headers=headers)
 
 
 def _validation_message(exc: RequestValidationError) -> str:
@@ -58,6 +92,7 @@ def _validation_message(exc: RequestValidationError) -> str:
 
 def install(app: FastAPI) -> None:
     """Register the handlers on ``app``."""
+    from grader.service.queue import QueueFull  # here: the pool's modules raise this module's errors
 
     @app.exception_handler(SubmissionError)
     async def _submission(_: Request, exc: SubmissionError) -> JSONResponse:
@@ -65,8 +100,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ServiceError)
     async def _service(_: Request, exc: ServiceError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
-        return error_response(exc.status, exc.message, headers)
+        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else {}
+        if exc.retry_after is not None:
+            headers["Retry-After"] = str(exc.retry_after)
+        return error_response(exc.status, exc.message, headers, exc.fields)
 
     @app.exception_handler(QueueFull)
     async def _busy(_: Request, exc: QueueFull) -> JSONResponse:

@@ -1,16 +1,21 @@
-"""The instructor's gradebook: one row per student with their latest and their best submission."""
+"""The instructor's gradebook: one row per student with their latest, their best and the submission that counts
+(the best after the late policy: see :mod:`grader.service.deadlines`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
+from grader.config import PolicyConfig
 from grader.report import format_points
 from grader.report import gradebook_csv as write_csv
-from grader.service.store import Record
+from grader.service.deadlines import Deadline, counted, standing
+from grader.service.store import Record, Student
 
 COLUMNS = (
     "student",
+    "name",
     "submissions",
+    "late_submissions",
     "latest_id",
     "latest_submitted_at",
     "latest_status",
@@ -22,18 +27,26 @@ COLUMNS = (
     "best_q1",
     "best_q2",
     "best_score",
+    "counted_id",
+    "counted_timing",
+    "counted_score",
     "max_score",
 )
 
 
-def _row(student: str, records: list[Record]) -> dict[str, str]:
+def _row(student: str, records: list[Record], policy: PolicyConfig, who: Student | None) -> dict[str, str]:
+    row = {"student": student, "name": who.name if who else "", "submissions": str(len(records))}
+    if not records:
+        return row | {"late_submissions": "0"}
+    deadline = Deadline.of(policy, who)
     latest = records[-1]
     scored = [r for r in records if r.score is not None]
     # max() keeps the first of equal scores: ties go to the earliest submission that reached the best.
     best = max(scored, key=lambda r: r.score or 0.0) if scored else None
-    row = {
-        "student": student,
-        "submissions": str(len(records)),
+    counts = counted(records, deadline, policy)
+    late = sum(standing(r.submitted_at, deadline, policy).timing != "on_time" for r in records)
+    row |= {
+        "late_submissions": str(late),
         "latest_id": latest.id,
         "latest_submitted_at": latest.submitted_at.isoformat(),
         "latest_status": latest.state,
@@ -50,12 +63,24 @@ def _row(student: str, records: list[Record]) -> dict[str, str]:
             "best_q2": format_points(best.q2),
             "best_score": format_points(best.score),
         }
+    if counts is not None:
+        row |= {
+            "counted_id": counts.record.id,
+            "counted_timing": counts.standing.timing,
+            "counted_score": format_points(counts.score),
+        }
     return row
 
 
-def gradebook_csv(records: Iterable[Record]) -> str:
-    """CSV with a header; ``records`` sorted by student, then oldest first (as :meth:`Store.named` gives them)."""
-    by_student: dict[str, list[Record]] = {}
+def gradebook_csv(
+    records: Iterable[Record], policy: PolicyConfig | None = None, students: Sequence[Student] = ()
+) -> str:
+    """CSV with a header; ``records`` sorted by student, then oldest first (as :meth:`Store.named` gives them).
+    Every roster student has a row, with or without submissions."""
+    policy = policy or PolicyConfig()
+    by_student: dict[str, list[Record]] = {s.id: [] for s in students}
     for record in records:
         by_student.setdefault(record.student or "", []).append(record)
-    return write_csv((_row(student, rows) for student, rows in sorted(by_student.items())), COLUMNS)
+    roster = {s.id: s for s in students}
+    rows = (_row(student, rows, policy, roster.get(student)) for student, rows in sorted(by_student.items()))
+    return write_csv(rows, COLUMNS)

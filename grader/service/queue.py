@@ -16,11 +16,14 @@ import math
 import queue
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from pathlib import Path
 
 from grader.config import Config
 from grader.engine import grade
+from grader.keys import load_key
 from grader.runner import Runner
+from grader.service.fairuse import trim_result
 from grader.service.store import Claim, Record, Store
 from grader.submission import Submission
 
@@ -57,8 +60,16 @@ class GradingPool:
         workers: int,
         max_queue: int,
         runner: Runner | None = None,
+        key_file: Path | None = None,
+        max_result_bytes: int | None = None,
+        on_settled: Callable[[str], None] | None = None,
     ) -> None:
+        """``key_file``: where the hidden-case key is kept when the config names none (the service's data
+        folder); ``on_settled`` is called with an upload's id once it leaves the queue and its worker."""
         self.store = store
+        self._key_file = key_file
+        self._max_result_bytes = max_result_bytes
+        self._on_settled = on_settled
         self.workers = workers
         self.capacity = workers + max_queue
         self._runner = runner
@@ -132,6 +143,13 @@ class GradingPool:
         ids = self.store.requeue_all()
         self._enqueue(ids, BACKLOG)
         return len(ids)
+
+    def regrade_one(self, submission_id: str) -> bool:
+        """Grade one stored submission again under the current config; False if there is none with this id."""
+        if not self.store.requeue_one(submission_id):
+            return False
+        self._enqueue([submission_id], BACKLOG)
+        return True
 
     def _enqueue(self, ids: Iterable[str], priority: int) -> None:
         for submission_id in ids:
@@ -209,6 +227,8 @@ class GradingPool:
                     self._busy -= 1
                     if priority == UPLOAD:
                         self._uploads -= 1
+                if self._on_settled is not None:
+                    self._on_settled(submission_id)
                 self._notify(submission_id, record)
 
     def _grade_one(self, submission_id: str) -> Record | None:
@@ -220,7 +240,11 @@ class GradingPool:
             config, digest = self._config, self._digest
         started = time.monotonic()
         try:
-            result = grade(Submission(claim.name, claim.data), config, runner=self._runner)
+            # The config's key file, else the service's own (beside its database), never the CLI user's default.
+            key = load_key(config.cases.key_file or self._key_file)
+            result = grade(Submission(claim.name, claim.data), config, runner=self._runner, key=key)
+            if self._max_result_bytes is not None:
+                result = trim_result(result, self._max_result_bytes)
         except Exception as exc:  # GraderFault or a grader bug: the student's bytes stay stored for a re-grade
             log.exception("grader fault on submission %s", submission_id)
             return self._settle_fault(claim, exc)

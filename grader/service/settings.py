@@ -39,6 +39,26 @@ class ServiceSettings(BaseSettings):
     """Uploads that may wait for a worker; past ``workers + max_queue`` outstanding uploads the answer is 503."""
     wait_seconds: float = Field(default=10.0, ge=0)
     """How long ``POST /submissions`` waits for the verdict before answering 202 with the id."""
+    upload_burst: int = Field(default=5, ge=1)
+    """Uploads a student may make back to back (the token bucket's size)."""
+    uploads_per_hour: float = Field(default=30.0, gt=0)
+    """How fast the bucket refills; past it the answer is 429 with ``Retry-After``."""
+    quota_bytes: int = Field(default=20 << 20, ge=0)
+    """Bytes of stored uploads per student; past it the answer is 507."""
+    max_result_bytes: int = Field(default=512 << 10, ge=4096)
+    """Largest stored result (JSON); captured outputs are trimmed to fit."""
+    body_timeout_seconds: float = Field(default=30.0, gt=0)
+    """A request body (an upload, a roster) must arrive within this; a client trickling it gets 408."""
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
+    """A request's headers must arrive within this after its first byte (or the connection); else 408."""
+    keep_alive_seconds: float = Field(default=5.0, gt=0)
+    """An idle kept-alive connection is closed after this (uvicorn's ``timeout_keep_alive``)."""
+    max_header_bytes: int = Field(default=16 << 10, ge=1024)
+    """Largest request head (uvicorn's ``h11_max_incomplete_event_size``)."""
+
+    def key_file(self) -> Path:
+        """Where the service keeps its hidden-case key when the config names none: beside its database."""
+        return self.data / "hidden.key"
 
     def database(self) -> str:
         """The database URL, defaulting to a file in the data folder."""

@@ -1,4 +1,11 @@
-"""The database: each submission's bytes, metadata and result, in one table (SQLAlchemy 2.0, SQLite by default).
+"""The database (SQLAlchemy 2.0, SQLite by default): each submission's bytes, metadata and result; the roster of
+students and their personal tokens (hashed); and the schema version.
+
+The schema is upgraded in place on start (:func:`migrate`): new tables come from ``create_all``, new columns of
+existing tables from explicit, idempotent ``ALTER TABLE`` steps recorded in ``schema_version``. Alembic would do
+the same with a migrations folder, an ini file and its own version table for one column; the service has no
+other schema history yet, so a numbered list of steps here is the smaller moving part (and is tested on a
+database made with the previous schema).
 
 Every write is a single statement in its own short transaction, so SQLite's writer lock is held for
 microseconds and a read never has to be upgraded to a write (which SQLite would refuse with "database is
@@ -18,7 +25,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from sqlalchemy import (
+    Boolean,
     DateTime,
+    ForeignKey,
     Index,
     Integer,
     LargeBinary,
@@ -26,7 +35,10 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    func,
+    inspect,
     select,
+    text,
     update,
 )
 from sqlalchemy.engine import Engine, make_url
@@ -60,6 +72,9 @@ class SubmissionRow(_Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     student: Mapped[str | None] = mapped_column(String(64))
+    """The gradebook's name: the roster id of the token's student, or (development mode) the form's field."""
+    student_id: Mapped[str | None] = mapped_column(String(64))
+    """The roster student whose token made the upload; None for development-mode uploads and older rows."""
     filename: Mapped[str] = mapped_column(String(255))
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
@@ -83,7 +98,43 @@ class SubmissionRow(_Base):
     __table_args__ = (
         Index("ix_submissions_student", "student", "submitted_at"),
         Index("ix_submissions_state", "state"),
+        Index("ix_submissions_student_id", "student_id", "submitted_at"),
     )
+
+
+class StudentRow(_Base):
+    """One roster entry. ``id`` is normalised (NFKC, casefolded): see :mod:`grader.service.roster`."""
+
+    __tablename__ = "students"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    extension_due: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """This student's own due date, replacing the config's; None: the config's."""
+    extension_late_due: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """This student's own late due date; None: the config's (or, with an extension, none)."""
+
+
+class TokenRow(_Base):
+    """A student's personal token, by its SHA-256: the database never holds a usable token."""
+
+    __tablename__ = "tokens"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    student_id: Mapped[str] = mapped_column(ForeignKey("students.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class SchemaVersionRow(_Base):
+    """One row: the number of the last migration step applied."""
+
+    __tablename__ = "schema_version"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
 
 
 class HealthRow(_Base):
@@ -113,12 +164,14 @@ class Record:
     config_digest: str | None
     error: str | None
     result: Result | None = None
+    student_id: str | None = None
 
     def summary(self) -> dict[str, Any]:
         """Metadata and totals, without the tests (instructor listings)."""
         return {
             "id": self.id,
             "student": self.student,
+            "student_id": self.student_id,
             "filename": self.filename,
             "size": self.size,
             "status": self.state,
@@ -166,6 +219,7 @@ def _record(row: Any, *, with_result: bool, result: Result | None = None) -> Rec
         config_digest=row.config_digest,
         error=row.error,
         result=result,
+        student_id=row.student_id,
     )
 
 
@@ -183,8 +237,98 @@ _RECORD_COLUMNS = (
     SubmissionRow.q2,
     SubmissionRow.config_digest,
     SubmissionRow.error,
+    SubmissionRow.student_id,
 )
 """What a :class:`Record` is made of, but the result (returned by a settling update)."""
+
+
+@dataclass(frozen=True)
+class Student:
+    """A roster entry as the routes see it."""
+
+    id: str
+    name: str
+    email: str
+    extension_due: datetime | None = None
+    extension_late_due: datetime | None = None
+    has_token: bool = False
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "email": self.email,
+            "extension_due": self.extension_due.isoformat() if self.extension_due else None,
+            "extension_late_due": self.extension_late_due.isoformat() if self.extension_late_due else None,
+            "has_token": self.has_token,
+        }
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """SQLite gives datetimes back naive; every one the store writes is UTC."""
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+def _student(row: StudentRow, has_token: bool = False) -> Student:
+    return Student(
+        id=row.id,
+        name=row.name,
+        email=row.email,
+        extension_due=_aware(row.extension_due),
+        extension_late_due=_aware(row.extension_late_due),
+        has_token=has_token,
+    )
+
+
+def token_digest(token: str) -> str:
+    """How a token is stored and looked up. A plain SHA-256 suffices (no salt, no slow hash): the token is 256
+    random bits, so there is nothing to guess from a leaked digest."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+TOKEN_BYTES = 32
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+SCHEMA_VERSION = 1
+"""The number of the last step in :data:`_STEPS`."""
+
+
+def _step_1_student_id(connection: Any) -> None:
+    """Databases made before the roster: submissions get ``student_id`` and its index."""
+    columns = {c["name"] for c in inspect(connection).get_columns("submissions")}
+    if "student_id" not in columns:
+        connection.execute(text("ALTER TABLE submissions ADD COLUMN student_id VARCHAR(64)"))
+    connection.execute(
+        text("CREATE INDEX IF NOT EXISTS ix_submissions_student_id ON submissions (student_id, submitted_at)")
+    )
+
+
+_STEPS: tuple[Callable[[Any], None], ...] = (_step_1_student_id,)
+
+
+def migrate(engine: Engine) -> int:
+    """Bring the database to :data:`SCHEMA_VERSION` in place; the version it is at afterwards.
+
+    ``create_all`` makes the tables that do not exist (all of them on a new database, the roster's on an old
+    one) but never changes an existing table; each step does that, checking before it alters, so a step
+    interrupted before its version was recorded is safe to run again. All in one transaction: SQLite's DDL is
+    transactional, so a failed upgrade leaves the database as it was.
+    """
+    with engine.begin() as connection:
+        _Base.metadata.create_all(connection)
+        current = connection.execute(select(SchemaVersionRow.version).where(SchemaVersionRow.id == 1)).scalar()
+        current = current or 0
+        for number, step in enumerate(_STEPS, start=1):
+            if number > current:
+                step(connection)
+        if current < SCHEMA_VERSION:
+            connection.execute(SchemaVersionRow.__table__.delete())
+            connection.execute(SchemaVersionRow.__table__.insert().values(id=1, version=SCHEMA_VERSION))
+        return max(current, SCHEMA_VERSION)
 
 
 def _sqlite_pragmas(synchronous: str) -> Callable[[Any, Any], None]:
@@ -221,7 +365,7 @@ class Store:
 
     def __init__(self, url: str) -> None:
         self.engine = make_engine(url)
-        _Base.metadata.create_all(self.engine)
+        migrate(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._relaxed_engine = make_engine(url, durable=False)
         self._relaxed_sessions = sessionmaker(self._relaxed_engine, expire_on_commit=False)
@@ -246,7 +390,7 @@ class Store:
         with self._session() as session:
             session.merge(HealthRow(id=1, checked_at=_now()))
 
-    def add(self, *, student: str | None, filename: str, data: bytes) -> str:
+    def add(self, *, student: str | None, filename: str, data: bytes, student_id: str | None = None) -> str:
         """Store a new submission as ``queued`` and return its id; committed (durable) on return."""
         submission_id = new_id()
         with self._session() as session:
@@ -254,6 +398,7 @@ class Store:
                 SubmissionRow(
                     id=submission_id,
                     student=student,
+                    student_id=student_id,
                     filename=filename,
                     size=len(data),
                     sha256=hashlib.sha256(data).hexdigest(),
@@ -273,13 +418,103 @@ class Store:
             row = session.scalars(query).first()
             return None if row is None else _record(row, with_result=with_result)
 
-    def recent(self, *, student: str | None = None, limit: int = 1000) -> list[Record]:
-        """Newest first, without results."""
+    def recent(
+        self, *, student: str | None = None, limit: int = 1000, with_results: bool = False
+    ) -> list[Record]:
+        """Newest first, without results unless asked (the instructor's class overview reads them)."""
         with self._session() as session:
             query = select(SubmissionRow).order_by(SubmissionRow.submitted_at.desc()).limit(limit)
             if student is not None:
                 query = query.where(SubmissionRow.student == student)
-            return [_record(row, with_result=False) for row in session.scalars(query)]
+            if with_results:
+                query = query.options(undefer(SubmissionRow.result))
+            return [_record(row, with_result=with_results) for row in session.scalars(query)]
+
+    def data(self, submission_id: str) -> bytes | None:
+        """The stored file's bytes."""
+        with self._session() as session:
+            return session.scalar(select(SubmissionRow.data).where(SubmissionRow.id == submission_id))
+
+    def stored_bytes(self, student_id: str) -> int:
+        """What this student's uploads take in the database (their quota)."""
+        with self._session() as session:
+            total = session.scalar(select(func.sum(SubmissionRow.size)).where(SubmissionRow.student_id == student_id))
+            return int(total or 0)
+
+    # --- the roster -------------------------------------------------------------------------------------
+
+    def import_students(self, entries: Sequence[tuple[str, str, str]]) -> list[tuple[Student, str | None]]:
+        """Add or update ``(id, name, email)`` entries (already normalised and checked); each student with the
+        token issued now: a new student gets one, a known student keeps theirs (None) unless it was revoked."""
+        issued: list[tuple[Student, str | None]] = []
+        with self._session() as session:
+            for student_id, name, email in entries:
+                row = session.get(StudentRow, student_id)
+                if row is None:
+                    row = StudentRow(id=student_id, name=name, email=email, created_at=_now())
+                    session.add(row)
+                else:
+                    row.name, row.email = name, email
+                session.flush()
+                active = session.scalar(
+                    select(func.count()).where(TokenRow.student_id == student_id, TokenRow.revoked.is_(False))
+                )
+                token = None
+                if not active:
+                    token = new_token()
+                    session.add(TokenRow(sha256=token_digest(token), student_id=student_id, created_at=_now()))
+                issued.append((_student(row, has_token=True), token))
+        return issued
+
+    def reissue_token(self, student_id: str) -> str | None:
+        """Revoke every token of the student and issue a new one; None for an unknown student."""
+        token = new_token()
+        with self._session() as session:
+            if session.get(StudentRow, student_id) is None:
+                return None
+            session.execute(update(TokenRow).where(TokenRow.student_id == student_id).values(revoked=True))
+            session.add(TokenRow(sha256=token_digest(token), student_id=student_id, created_at=_now()))
+        return token
+
+    def revoke_tokens(self, student_id: str) -> bool:
+        """Revoke every token of the student (their link stops working); False for an unknown student."""
+        with self._session() as session:
+            if session.get(StudentRow, student_id) is None:
+                return False
+            session.execute(update(TokenRow).where(TokenRow.student_id == student_id).values(revoked=True))
+        return True
+
+    def student_for_token(self, token: str) -> Student | None:
+        """The student holding this (unrevoked) token, or None."""
+        with self._session() as session:
+            row = session.execute(
+                select(StudentRow)
+                .join(TokenRow, TokenRow.student_id == StudentRow.id)
+                .where(TokenRow.sha256 == token_digest(token), TokenRow.revoked.is_(False))
+            ).scalar()
+            return None if row is None else _student(row, has_token=True)
+
+    def student(self, student_id: str) -> Student | None:
+        with self._session() as session:
+            row = session.get(StudentRow, student_id)
+            return None if row is None else _student(row)
+
+    def students(self) -> list[Student]:
+        """The roster by id, each saying whether it has a working token."""
+        with self._session() as session:
+            holders = set(session.scalars(select(TokenRow.student_id).where(TokenRow.revoked.is_(False))))
+            rows = session.scalars(select(StudentRow).order_by(StudentRow.id))
+            return [_student(row, has_token=row.id in holders) for row in rows]
+
+    def set_extension(self, student_id: str, due: datetime | None, late_due: datetime | None) -> Student | None:
+        """Give (or, with None, take back) a student's own due dates; None for an unknown student."""
+        with self._session() as session:
+            row = session.get(StudentRow, student_id)
+            if row is None:
+                return None
+            row.extension_due, row.extension_late_due = due, late_due
+            session.flush()
+            return _student(row)
 
     def claim(self, submission_id: str) -> Claim | None:
         """Mark a queued submission ``running`` and return its bytes; None if it is not queued (any more)."""
@@ -336,6 +571,16 @@ class Store:
         with self._session() as session:
             session.execute(update(SubmissionRow).where(SubmissionRow.state == "running").values(state="queued"))
         return self._ids_in(("queued",))
+
+    def requeue_one(self, submission_id: str) -> bool:
+        """For a re-grade of one submission: back to ``queued`` under a new generation; False if unknown."""
+        with self._session() as session:
+            done = session.execute(
+                update(SubmissionRow)
+                .where(SubmissionRow.id == submission_id)
+                .values(state="queued", generation=SubmissionRow.generation + 1, started_at=None)
+            )
+            return bool(done.rowcount)
 
     def requeue_all(self) -> list[str]:
         """For a re-grade: every row back to ``queued`` under a new generation; ids oldest first."""

@@ -53,8 +53,9 @@ class LiveServer:
 
 def start_server(data: Path, log: Path, **env: str) -> LiveServer:
     port = free_port()
-    environment = {**os.environ, "CONV1D_TOKEN": TOKEN, **env}
+    environment = {**os.environ, "CONV1D_TOKEN": TOKEN}
     environment.pop("CONV1D_DEV", None)
+    environment |= env
     command = [sys.executable, "-m", "grader", "serve", "--port", str(port), "--data", str(data)]
     with log.open("ab") as out:
         process = subprocess.Popen(

@@ -82,7 +82,7 @@ def test_a_correct_file_gets_full_marks_and_errors_show_their_message(
 
 
 def test_the_page_polls_when_the_verdict_takes_longer(browser: Any, tmp_path: Path) -> None:
-    server = start_server(tmp_path / "data", tmp_path / "server.log", CONV1D_WAIT_SECONDS="0")
+    server = start_server(tmp_path / "data", tmp_path / "server.log", CONV1D_WAIT_SECONDS="0", CONV1D_DEV="1")
     try:
         page = _hand_in(browser, server.url, tmp_path, slow(1.0), "rae", polled=True)
         assert page.text_content("#total") == "100 / 100"

@@ -73,7 +73,8 @@ def test_the_page_escapes_what_the_code_printed_and_raised(
 
 def test_the_page_escapes_a_rejected_files_message(browser: Any, live_server: LiveServer, tmp_path: Path) -> None:
     page = _hand_in(browser, live_server.url, tmp_path, LOAD_FAILS)
-    message = page.locator(".messages li").first.text_content() or ""
+    message = page.locator("#summary .rejected").first.text_content() or ""
+    assert page.locator("#summary .rejected").count() == 1  # one message for the file, not one per test
     assert escape_controls(ATTACK + HTML) in message
     assert not set(message) & set(RAW_CONTROL) and page.locator("#result img").count() == 0
     page.close()

@@ -23,7 +23,7 @@ def _post(url: str, source: str, student: str | None = None) -> httpx.Response:
 
 def test_a_submission_accepted_before_a_kill_is_graded_after_restart(tmp_path: Path) -> None:
     data, log = tmp_path / "data", tmp_path / "server.log"
-    server = start_server(data, log, CONV1D_WORKERS="1", CONV1D_WAIT_SECONDS="0")
+    server = start_server(data, log, CONV1D_WORKERS="1", CONV1D_WAIT_SECONDS="0", CONV1D_DEV="1")
     try:
         grading = _post(server.url, slow(1.5), "kim")
         waiting = _post(server.url, CORRECT, "lee")
@@ -39,7 +39,7 @@ def test_a_submission_accepted_before_a_kill_is_graded_after_restart(tmp_path: P
     finally:
         server.stop()
 
-    restarted = start_server(data, log)
+    restarted = start_server(data, log, CONV1D_DEV="1")
     try:
         for response in (grading, waiting):
             verdict = settle(restarted.url, response.json()["id"])
@@ -118,7 +118,9 @@ def test_a_streamed_oversized_upload_is_refused_while_it_is_still_coming(live_se
 
 
 def test_past_capacity_the_real_server_sheds_load_with_503(tmp_path: Path) -> None:
-    server = start_server(tmp_path / "data", tmp_path / "server.log", CONV1D_WORKERS="1", CONV1D_MAX_QUEUE="2")
+    server = start_server(
+        tmp_path / "data", tmp_path / "server.log", CONV1D_WORKERS="1", CONV1D_MAX_QUEUE="2", CONV1D_DEV="1"
+    )
     try:
 
         async def burst() -> list[httpx.Response]:
