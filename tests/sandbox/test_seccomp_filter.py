@@ -1,4 +1,4 @@
-"""The seccomp filter on its own, and the zygote's modules as the zygote loads them.
+"""The seccomp filter on its own, the zygote's modules as the zygote loads them, and a failing setup step.
 
 The filter is exercised for real: built the way the zygote builds it (its modules loaded as plain modules
 from the sandbox folder, in a ``python -I -S`` subprocess, as the zygote runs), installed in a forked child,
@@ -23,6 +23,7 @@ from sandbox_support import GOOD_SOURCE, LIMITS, make_calls, matches
 from grader.sandbox import SandboxRunner
 from grader.sandbox import _zygote_client as zygote_client
 from grader.sandbox._layout import numpy_site_dir, pyseccomp_file
+from grader.sandbox._zygote_client import SandboxStartError
 
 SANDBOX_DIR = Path(zygote_client.__file__).parent
 HOSTILE = Path(__file__).parent / "hostile"
@@ -232,3 +233,15 @@ def test_with_pyseccomp_broken_the_sandbox_grades_under_the_fallback_filter(monk
     results = {line.split()[1]: line.split()[2:] for line in hostile.calls[0].output.splitlines() if "SYSCALL" in line}
     assert results["clone3"] == ["-1", str(errno.ENOSYS)]
     assert all(r == ["-1", str(errno.EPERM)] for name, r in results.items() if name != "clone3"), results
+
+
+@needs_root
+def test_a_failing_setup_step_is_named_on_the_graders_stderr_and_is_the_graders_fault(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """An open-files limit above the hard limit cannot be set once the sandbox has dropped its uid: the
+    "rlimits" step fails, before ``ready``, so the run is the grader's fault, and stderr names the step."""
+    too_many = dataclasses.replace(LIMITS, max_open_files=1 << 40)
+    with SandboxRunner() as fresh, pytest.raises(SandboxStartError, match="could not be set up"):
+        fresh.run(GOOD_SOURCE, "nn.py", make_calls(rounds=1), too_many)
+    assert "sandbox setup failed at step 'rlimits':" in capfd.readouterr().err
