@@ -5,7 +5,8 @@ and the shipped seccomp profile applied as Docker's runtime applies it (``--secu
 seccomp=deploy/seccomp-grader.json``). A correct file must grade in full, with full isolation.
 
 Not reproduced: Docker's own namespaces around the grader and its AppArmor profile (the documented flag is
-``apparmor=unconfined``), and a cgroup v2 host's remount of the container's /sys/fs/cgroup (see SECURITY.md).
+``apparmor=unconfined``). On a cgroup v2 host (the image's entrypoint remounting the container's read-only
+/sys/fs/cgroup) the same is tested in the VM: ``test_cgroup_v2.py``.
 """
 
 from __future__ import annotations
@@ -19,12 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sandbox_support import SECCOMP_PROFILE, as_in_the_container
 
 HERE = Path(__file__).parent
 REPO = HERE.parents[1]
-PROFILE = REPO / "deploy" / "seccomp-grader.json"
-CAPABILITIES = ("SYS_ADMIN", "SYS_CHROOT", "SETUID", "SETGID", "KILL")
-"""What the root path needs, and all the container gets (``--cap-drop ALL`` and these added back)."""
 
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="reproducing a root container's conditions needs root"),
@@ -41,19 +40,12 @@ pytestmark = [
 
 
 def _graded_in(profile: Path) -> subprocess.CompletedProcess[str]:
-    bounding = ",".join(["-all", *(f"+{cap.lower()}" for cap in CAPABILITIES)])
-    caps = ",".join(f"CAP_{cap}" for cap in CAPABILITIES)
-    command = [
-        "unshare", "--cgroup",
-        "setpriv", f"--bounding-set={bounding}", "--no-new-privs", "--",
-        sys.executable, str(HERE / "docker_seccomp.py"), str(profile), caps, "--",
-        sys.executable, str(HERE / "fallback_probe.py"),
-    ]  # fmt: skip
+    command = ["unshare", "--cgroup", *as_in_the_container(profile, sys.executable, str(HERE / "fallback_probe.py"))]
     return subprocess.run(command, capture_output=True, text=True, timeout=180, cwd=REPO, check=False)
 
 
 def test_the_documented_container_flags_grade_in_full_isolation() -> None:
-    result = _graded_in(PROFILE)
+    result = _graded_in(SECCOMP_PROFILE)
     assert result.returncode == 0, result.stderr
     seen: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
     assert seen["all_correct"] and seen["still_correct"]
@@ -72,7 +64,7 @@ def test_the_documented_container_flags_grade_in_full_isolation() -> None:
 def test_dockers_default_profile_alone_refuses_pivot_root_hence_the_shipped_one(tmp_path: Path) -> None:
     """Without the one entry the shipped profile adds, the grader cannot build the sandbox's filesystem view:
     a grader fault that says so, never a downgrade."""
-    profile = json.loads(PROFILE.read_text())
+    profile = json.loads(SECCOMP_PROFILE.read_text())
     profile["syscalls"] = [entry for entry in profile["syscalls"] if entry["names"] != ["pivot_root"]]
     default = tmp_path / "docker-default.json"
     default.write_text(json.dumps(profile))
