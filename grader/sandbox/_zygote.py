@@ -55,14 +55,15 @@ from types import ModuleType
 # Siblings as plain modules, from this script's folder (``-I`` leaves it off sys.path): never the ``grader``
 # package, whose code every sandbox would inherit. The folder comes off sys.path again at once, so that
 # nothing the sandboxes import later resolves there (they cannot see it anyway).
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, _HERE)
 try:
     import _fs
     import _seccomp
     import _userns
     from _supervisor import Supervisor
 finally:
-    del sys.path[0]
+    sys.path.remove(_HERE)
 
 
 # Runs in the zygote to exercise the harness's own paths before any fork. It computes nothing right: no
