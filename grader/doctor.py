@@ -27,7 +27,8 @@ class HostFacts:
     """What the host offers, whatever the grader makes of it."""
 
     arch: str
-    """``platform.machine()``: the seccomp filter is built for x86_64."""
+    """``platform.machine()``: libseccomp builds the filter for x86_64 and aarch64, the built-in fallback for
+    x86_64 only."""
     root: bool
     """Whether the grader runs as uid 0."""
     initial_user_namespace: bool
@@ -134,7 +135,7 @@ def run_doctor(*, as_json: bool = False) -> int:
         return 0 if isolation.level == "full" else 1
     where = "in the host's user namespace" if host.initial_user_namespace else "inside a user namespace"
     click.echo("This host:")
-    click.echo(f"  architecture: {host.arch} (the seccomp filter is built for x86_64)")
+    click.echo(f"  architecture: {host.arch} (seccomp: libseccomp covers x86_64 and aarch64, the fallback x86_64)")
     click.echo(f"  grader runs as: {'root' if host.root else f'uid {os.geteuid()}'}, {where}")
     click.echo(f"  unprivileged user namespaces: {host.user_namespaces}")
     controllers = ", ".join(host.cgroups.get("controllers") or []) or "none"

@@ -16,8 +16,9 @@ the zygote makes a user namespace of its own first, as bubblewrap does."""
 _INITIAL_UID_MAP = ["0", "0", "4294967295"]
 
 _ROOT_FIX = (
-    "run the grader as root in the host's user namespace (as CI does; in a container: --privileged, or "
-    "--cap-add SYS_ADMIN --security-opt seccomp=unconfined --security-opt apparmor=unconfined)"
+    "run the grader as root in the host's user namespace (as CI does; in a container: --cap-add SYS_ADMIN "
+    "--cap-add SYS_CHROOT --security-opt seccomp=deploy/seccomp-grader.json --security-opt apparmor=unconfined, "
+    "SECURITY.md's Deployment gives every flag)"
 )
 
 

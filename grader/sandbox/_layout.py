@@ -37,6 +37,17 @@ def numpy_site_dir() -> str:
     return str(numpy_dir.parent)
 
 
+def pyseccomp_file() -> str | None:
+    """Where the pyseccomp binding is (one pure-Python file), for the zygote to load by path: it builds the
+    seccomp filter with it once, and nothing else needs it. ``None`` if it is not installed (the zygote then
+    falls back to its hand-assembled filter). Never bound into a sandbox: the layout binds NumPy's own
+    directories only, and the site-packages holding pyseccomp is hidden."""
+    spec = importlib.util.find_spec("pyseccomp")
+    if spec is None or spec.origin is None or not spec.origin.endswith(".py"):
+        return None
+    return str(Path(spec.origin).resolve())
+
+
 def sandbox_layout() -> list[dict[str, Any]]:
     """Ordered mount steps (``bind``, ``link``, ``hide``, ``device``) for the sandbox's new root."""
     steps: list[dict[str, Any]] = []

@@ -29,6 +29,7 @@ from grader.runner import (
     Where,
 )
 from grader.sandbox._cgroup import SandboxCgroup
+from grader.sandbox._constants import CPU_LIMIT_EXIT, HARNESS_FAILED
 from grader.sandbox._host import host_uid, namespace_fix
 from grader.sandbox._process import (
     MAX_STAGE_OUTPUT,
@@ -53,7 +54,6 @@ from grader.sandbox._protocol import (
     load_request,
     scalar_for,
 )
-from grader.sandbox._zygote import CPU_LIMIT_EXIT, HARNESS_FAILED
 from grader.sandbox._zygote_client import SandboxStartError, Zygote, ZygoteInfo
 
 UID_BASE = 1_990_000
@@ -204,8 +204,8 @@ def _isolation(info: ZygoteInfo, cgroup: SandboxCgroup | None) -> Isolation:
     seccomp = SeccompLayer(info.seccomp_how, info.seccomp_arch)  # type: ignore[arg-type]
     if seccomp.how == "none":
         missing.append(
-            f"no seccomp filter: the built-in one is for x86_64 only and this machine is {platform.machine()}: "
-            "grade on x86_64"
+            f"no seccomp filter: {info.seccomp_note or 'libseccomp could not be used'}, and the built-in filter is "
+            f"for x86_64 only (this machine is {platform.machine()}): install libseccomp2 (apt) and pyseccomp (pip)"
         )
     if not info.namespaces:
         missing.append(

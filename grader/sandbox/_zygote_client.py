@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from grader.errors import SandboxUnavailable
 from grader.sandbox._host import Mode, sandbox_mode
-from grader.sandbox._layout import numpy_site_dir, sandbox_layout
+from grader.sandbox._layout import numpy_site_dir, pyseccomp_file, sandbox_layout
 
 if TYPE_CHECKING:
     from grader.sandbox._process import Sandbox
@@ -59,6 +59,8 @@ class ZygoteInfo:
     """``libseccomp``, ``bpf`` or ``none``: how the sandboxes' seccomp filter was built."""
     seccomp_arch: tuple[str, ...] = ()
     """The architectures the filter covers."""
+    seccomp_note: str = ""
+    """Why the filter is not libseccomp's, when it is not."""
 
 
 class Zygote:
@@ -166,6 +168,7 @@ class Zygote:
             user_namespace=bool(message.get("userns")),
             seccomp_how=str(seccomp.get("how", "none")),
             seccomp_arch=tuple(seccomp.get("arch", ())),
+            seccomp_note=str(seccomp.get("note", "")),
         )
         return self.info
 
@@ -178,6 +181,7 @@ class Zygote:
         self._mode = sandbox_mode()
         start = {"control_fd": child.fileno(), "harness": str(_HARNESS), "site_dir": numpy_site_dir()}
         start["mode"] = self._mode
+        start["pyseccomp"] = pyseccomp_file()
         try:
             self._process = subprocess.Popen(
                 [sys.executable, "-I", "-S", str(_ZYGOTE_SCRIPT), json.dumps(start)],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,9 @@ from reference.conv1d import conv1d_backward, conv1d_forward, get_conv1d_output_
 
 HERE = Path(__file__).parent
 GOOD_SOURCE = (HERE / "fixtures" / "vectorised_nn.py").read_text()
+SECCOMP_PROFILE = HERE.parents[1] / "deploy" / "seccomp-grader.json"
+CONTAINER_CAPABILITIES = ("SYS_ADMIN", "SYS_CHROOT", "SETUID", "SETGID", "KILL")
+"""What the grader's root path needs, and all SECURITY.md's container gets (``--cap-drop ALL``, these added)."""
 
 # In the grader's environment before the first sandbox starts, so that a leak would be a real one.
 FAKE_TOKEN = "grader-api-token-7c0ffee5ca1ab1e"
@@ -135,3 +139,16 @@ def layout_children(path: Path, layout: list[dict[str, Any]] | None = None) -> s
     at or below them."""
     steps = [Path(step["path"]) for step in (layout if layout is not None else sandbox_layout())]
     return {step.relative_to(path).parts[0] for step in steps if step != path and step.is_relative_to(path)}
+
+
+def as_in_the_container(profile: Path, *command: str) -> list[str]:
+    """``command`` run as SECURITY.md's container runs the grader (Docker does not run on the test machines):
+    no capability but ``CONTAINER_CAPABILITIES`` (``--cap-drop ALL --cap-add ...``), no_new_privs
+    (``--security-opt no-new-privileges``) and the seccomp ``profile`` applied as Docker's runtime applies it
+    (``--security-opt seccomp=...``). The caller adds the cgroup namespace. Root only."""
+    bounding = ",".join(["-all", *(f"+{cap.lower()}" for cap in CONTAINER_CAPABILITIES)])
+    caps = ",".join(f"CAP_{cap}" for cap in CONTAINER_CAPABILITIES)
+    return [
+        "setpriv", f"--bounding-set={bounding}", "--no-new-privs", "--",
+        sys.executable, str(HERE / "docker_seccomp.py"), str(profile), caps, "--", *command,
+    ]  # fmt: skip

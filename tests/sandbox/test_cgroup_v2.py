@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from sandbox_support import SECCOMP_PROFILE, as_in_the_container
 
 import grader
 from grader.runner import Limits
@@ -371,6 +372,53 @@ result["cpu"] = group.cpu_seconds()
 print(json.dumps(result), flush=True)
 if len(sys.argv) == 1:
     subprocess.run([sys.executable, __file__, "again"], check=True)
+"""
+
+
+@v2
+def test_the_documented_container_flags_grade_in_full_with_the_containers_own_cgroups(tmp_path: Path) -> None:
+    """SECURITY.md's docker run, reproduced on cgroup v2 (test_container_conditions.py does it on v1): a private
+    cgroup namespace whose /sys/fs/cgroup is mounted read-only, as Docker mounts it without --privileged; the
+    image's entrypoint remounts it read-write under the documented capabilities, no_new_privs and seccomp
+    profile; then a correct file grades in full, with the container's own subtree delegated to the sandboxes."""
+    if shutil.which("unshare") is None or shutil.which("setpriv") is None:
+        pytest.skip("needs util-linux's unshare and setpriv")
+    assert isinstance(detect(), V2Hierarchy)  # the root delegates cpu, memory and pids to its children
+    outer = CGROUP_ROOT / "conv1d-container-test"
+    outer.mkdir(exist_ok=True)
+    script = tmp_path / "grade.py"
+    script.write_text(_GRADE_IN_CONTAINER)
+    inside = as_in_the_container(SECCOMP_PROFILE, str(REPO / "deploy" / "entrypoint.sh"), sys.executable, str(script))
+    try:
+        result = subprocess.run(
+            ["unshare", "--cgroup", "--mount", "--propagation", "private", "sh", "-c",
+             "umount /sys/fs/cgroup && mount -t cgroup2 -o ro cgroup2 /sys/fs/cgroup && exec \"$@\"", "sh", *inside],
+            preexec_fn=lambda: (outer / "cgroup.procs").write_text(str(os.getpid())),
+            capture_output=True, text=True, timeout=400, cwd=REPO, check=False,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        seen = json.loads(result.stdout.splitlines()[-1])
+        assert seen["score"] == seen["max_score"], seen
+        isolation = seen["isolation"]
+        assert (isolation["level"], isolation["missing"]) == ("full", []), isolation
+        assert isolation["cgroups"] == {"version": 2, "controllers": ["cpu", "memory", "pids"]}
+        assert isolation["seccomp"]["how"] == "libseccomp" and isolation["uid"] == "dedicated"
+        assert seen["writable"]  # the entrypoint's remount, seen from inside
+    finally:
+        for folder in sorted(outer.glob("**/"), reverse=True):
+            if folder.is_dir() and folder != outer:
+                (folder / "cgroup.kill").write_text("1")
+                _rmdir_when_empty(folder)
+        _rmdir_when_empty(outer)
+
+
+_GRADE_IN_CONTAINER = """
+import json, os
+import grader
+result = grader.grade("submissions/correct_vectorised.py")
+print(json.dumps({"score": result.score, "max_score": result.max_score,
+                  "isolation": result.isolation.model_dump(mode="json"),
+                  "writable": os.access("/sys/fs/cgroup/cgroup.procs", os.W_OK)}))
 """
 
 

@@ -69,7 +69,7 @@ def test_correct_submission_gets_every_value_right(runner: SandboxRunner) -> Non
     assert (isolation.level, isolation.missing) == ("full", ())
     assert isolation.namespaces == ("pid", "mount", "net", "ipc", "uts") and isolation.filesystem == "pivot_root"
     assert (isolation.uid, isolation.capabilities, isolation.no_new_privs) == ("dedicated", "none", True)
-    assert (isolation.seccomp.how, isolation.seccomp.arch) == ("bpf", ("x86_64",))
+    assert (isolation.seccomp.how, isolation.seccomp.arch) == ("libseccomp", ("x86_64", "aarch64"))
     assert (isolation.cgroups.version, isolation.cgroups.controllers) == (1, ("cpu", "cpuacct", "memory", "pids"))
     assert runner.isolation() == isolation
 

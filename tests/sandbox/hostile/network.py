@@ -1,4 +1,6 @@
-"""Tries to reach a listener the test opened on the grader's loopback, and the outside world.
+"""Tries to reach a listener the test opened on the grader's loopback, and the outside world, and lists the
+network interfaces it can see (through netlink, which the seccomp filter refuses like every socket family but
+AF_UNIX, and through /proc, which shows its own network namespace).
 
 TARGETS: port.
 """
@@ -21,6 +23,11 @@ def connect(host, port):
         return "connected"
 
 
+def proc_interfaces():
+    with open("/proc/net/dev") as dev:
+        return sorted(line.split(":")[0].strip() for line in dev.readlines()[2:])
+
+
 class Conv1d:
     def __init__(self, *args):
         pass
@@ -30,4 +37,5 @@ class Conv1d:
         attempt("outside", lambda: connect("1.1.1.1", 53))
         attempt("dns", lambda: socket.getaddrinfo("pypi.org", 443))
         attempt("interfaces", lambda: socket.if_nameindex())
+        attempt("proc interfaces", proc_interfaces)
         return x
