@@ -137,7 +137,7 @@ class Limits:
     """CPU time a call may use when the call does not say (``Call.cpu_seconds``)."""
     load_cpu_seconds: float = 2.0
     """CPU time compiling the file and running its top level may take."""
-    idle_seconds: float = 0.3
+    idle_seconds: float = 0.25
     """Time a call may spend neither running nor waiting for a CPU (asleep, or blocked on a read): correct
     code never idles, so this catches sleeps and blocking reads quickly."""
     total_cpu_seconds: float | None = None
