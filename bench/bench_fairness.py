@@ -32,37 +32,14 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from baseline import BASELINE  # noqa: E402
+
 SAMPLES = ROOT / "submissions"
 GRADER = [sys.executable, "-m", "grader"]
 CORRECT = (SAMPLES / "correct_vectorised.py").read_text("utf-8")
 
-BASELINE = textwrap.dedent(
-    """
-    import importlib.util, sys
-    import numpy as np
-    spec = importlib.util.spec_from_file_location("nn", sys.argv[1])
-    nn = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(nn)
-    w1 = np.array([[[0, 1], [2, 3]], [[4, 2], [-2, -4]], [[3, -4], [5, 2]]])
-    x1 = np.array([[[0, 1, -3, -1], [-2, 3, -2, 1]], [[4, 5, -2, 3], [2, -1, -4, 7]]])
-    d1 = np.array([[[2, -1, -1], [2, -2, 3], [2, 2, 1]], [[0, 0, -3], [2, 7, -1], [8, 7, 2]]])
-    cases = [
-        ((2, 3, 2, 1), w1, np.array([0, 1, 2]), x1, d1),
-        ((3, 5, 8, 1), np.arange(120).reshape(5, 3, 8), np.arange(5), np.arange(72).reshape(3, 3, 8),
-         np.arange(15).reshape(3, 5, 1)),
-        ((5, 3, 1, 1), np.arange(-7.5, 7.5, 1).reshape(3, 5, 1), np.arange(3), np.arange(100).reshape(4, 5, 5),
-         np.arange(60).reshape(4, 3, 5)),
-    ]
-    results = []
-    for layer, w, b, x, d in cases:
-        conv = nn.Conv1d(*layer); conv.weight = w; conv.bias = b
-        results.append(isinstance(conv.forward(x), np.ndarray))
-        conv = nn.Conv1d(*layer); conv.weight = w; conv.bias = b
-        conv.forward(x)
-        results.append(isinstance(conv.backward(d), np.ndarray))
-    print(sum(results))
-    """
-)
 
 # Run in a child process so that its peak RSS is the grader's own, whatever this script holds.
 PEAK = textwrap.dedent(

@@ -12,7 +12,7 @@ from pathlib import Path
 from grader.config import Config
 from grader.engine import grade
 from grader.errors import GraderError
-from grader.exports import Handin, Student, readable
+from grader.exports import Handin, Student, readable, unique_name
 from grader.models import Result
 from grader.report import gradebook_row
 from grader.runner import Runner
@@ -72,21 +72,11 @@ def discover(folder: str | Path, on_clash: Clashes | None = None) -> list[tuple[
     for name, paths in by_name.items():
         if len(paths) == 1:
             continue
-        renamed = [(_unique(readable(p.relative_to(folder).as_posix()).replace("/", "~"), taken), p) for p in paths]
+        renamed = [(unique_name(readable(p.relative_to(folder).as_posix()).replace("/", "~"), taken), p) for p in paths]
         named += renamed
         if on_clash is not None:
             on_clash(name, renamed)
     return sorted(named)
-
-
-def _unique(name: str, taken: set[str]) -> str:
-    """``name``, or ``name~2``, ``name~3``... if a file of that very name is also in the folder."""
-    candidate, n = name, 1
-    while candidate in taken:
-        n += 1
-        candidate = f"{name}~{n}"
-    taken.add(candidate)
-    return candidate
 
 
 def _grade_one(item: tuple[str, Path] | Handin, config: Config, runner: Runner | None) -> Entry:

@@ -474,14 +474,14 @@ def _unique_names(found: list[Handin]) -> tuple[list[Handin], list[str]]:
     for name, group in by_name.items():
         if len(group) == 1:
             continue
-        renamed = [replace(h, name=_unique(re.sub(r"[/!]", "~", h.source), taken)) for h in group]
+        renamed = [replace(h, name=unique_name(re.sub(r"[/!]", "~", h.source), taken)) for h in group]
         named += renamed
         files = ", ".join(f"{h.source} as {h.name}" for h in renamed)
         notes.append(f'{len(renamed)} submissions are named "{name}": graded {files}')
     return sorted(named, key=lambda h: h.name), notes
 
 
-def _unique(name: str, taken: set[str]) -> str:
+def unique_name(name: str, taken: set[str]) -> str:
     """``name``, or ``name~2``, ``name~3``... if a submission of that very name is also in the folder."""
     candidate, n = name, 1
     while candidate in taken:

@@ -8,8 +8,12 @@ lets the runner stay ignorant of v1 and v2 (and of which controllers a host lack
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import threading
 from abc import ABC, abstractmethod
+from pathlib import Path
 from typing import Any, ClassVar
 
 from grader.runner import Limits
@@ -18,6 +22,17 @@ GROUP = "conv1d-grader"
 """The folder the sandboxes' groups live in (v1: under each controller's mount; v2: see ``_v2``)."""
 # Copy-on-write copies of the warm interpreter's pages are charged to the sandbox as it touches them.
 _SLACK_MB = 64
+
+
+def kill_listed(procs_file: Path) -> None:
+    """SIGKILL every process a ``cgroup.procs`` file lists (nothing if the group is gone)."""
+    try:
+        pids = procs_file.read_text().split()
+    except OSError:
+        return
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(pid), signal.SIGKILL)
 
 
 def memory_limit_bytes(limits: Limits) -> int:

@@ -13,15 +13,13 @@ are used where they are mounted, and ``describe()`` names the ones that are not.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from grader.runner import Limits
-from grader.sandbox._cgroup._base import GROUP, SandboxCgroup, memory_limit_bytes
+from grader.sandbox._cgroup._base import GROUP, SandboxCgroup, kill_listed, memory_limit_bytes
 from grader.sandbox._cgroup._mounts import v1_mounts
 
 REQUIRED = ("memory", "cpuacct")
@@ -102,13 +100,7 @@ class CgroupV1(SandboxCgroup):
         return self._procs
 
     def kill_leftovers(self) -> None:
-        try:
-            pids = (self._dirs["memory"] / "cgroup.procs").read_text().split()
-        except OSError:
-            return
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(int(pid), signal.SIGKILL)
+        kill_listed(self._dirs["memory"] / "cgroup.procs")
 
     def cpu_seconds(self) -> float:
         return int(os.pread(self._usage_fd, 32, 0)) / 1e9

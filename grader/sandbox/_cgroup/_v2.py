@@ -23,13 +23,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from grader.runner import Limits
-from grader.sandbox._cgroup._base import GROUP, SandboxCgroup, memory_limit_bytes
+from grader.sandbox._cgroup._base import GROUP, SandboxCgroup, kill_listed, memory_limit_bytes
 from grader.sandbox._cgroup._mounts import cgroup2_root, in_initial_cgroup_namespace, own_cgroup_dir
 
 WANTED = ("cpu", "memory", "pids")
@@ -198,13 +197,7 @@ class CgroupV2(SandboxCgroup):
             with contextlib.suppress(OSError):
                 (self._dir / "cgroup.kill").write_text("1")
             return
-        try:
-            pids = (self._dir / "cgroup.procs").read_text().split()
-        except OSError:
-            return
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(int(pid), signal.SIGKILL)
+        kill_listed(self._dir / "cgroup.procs")
 
     def cpu_seconds(self) -> float:
         # The first line is "usage_usec N".
