@@ -18,6 +18,7 @@ from grader.batch import Entry
 from grader.config import Config
 from grader.errors import GraderError
 from grader.exports import Discovery, Skipped
+from grader.registry import get_pack
 from grader.report import escape_controls, gradebook_csv
 
 
@@ -80,7 +81,7 @@ def write_gradebook(
         return
     from grader.canvas import canvas_gradebook, read_roster
 
-    points = config.rubric.q1.points + config.rubric.q2.points
+    points = get_pack(config.assignment).max_score(config.rubric)
     book = canvas_gradebook(entries, assignment, points, read_roster(roster) if roster is not None else None)
     if len(book.unmatched) == len(entries):
         raise GraderError(

@@ -197,6 +197,7 @@ def batch_command(
     from grader.batch_output import echo_skipped, refuse_empty, write_gradebook
     from grader.config import load_config
     from grader.exports import discover_exports
+    from grader.registry import get_pack
     from grader.report import escape_controls, isolation_line
 
     config = load_config(config_path)
@@ -229,10 +230,11 @@ def batch_command(
 
     write_gradebook(out, entries, folder, config, fmt=fmt, roster=roster, assignment=assignment)
     summary = Summary.of(entries)
-    q1_max, q2_max = config.rubric.q1.points, config.rubric.q2.points
+    questions = get_pack(config.assignment).questions(config.rubric)
+    means = "".join(f"mean {q.id} {summary.means.get(q.id, 0.0):.2f}/{q.points:g}, " for q in questions)
+    total = sum(q.points for q in questions)
     click.echo(
-        f"graded {summary.count} submissions from {folder}: mean q1 {summary.mean_q1:.2f}/{q1_max:g}, "
-        f"mean q2 {summary.mean_q2:.2f}/{q2_max:g}, mean total {summary.mean_score:.2f}/{q1_max + q2_max:g}"
+        f"graded {summary.count} submissions from {folder}: {means}mean total {summary.mean_score:.2f}/{total:g}"
     )
     click.echo("status: " + ", ".join(f"{status} {n}" for status, n in sorted(summary.by_status.items())))
     if reports is not None:

@@ -23,11 +23,11 @@ from markdown_it import MarkdownIt
 from rich.console import Console
 
 from grader import Submission, grade
-from grader.cases import build_cases
 from grader.cli import main
 from grader.config import load_config
 from grader.keys import load_key
 from grader.models import Result
+from grader.packs.conv1d.cases import build_cases
 from grader.report import csv_cell, escape_controls, gradebook_csv, render, to_gradescope, to_json, to_markdown
 from grader.runner import Call, CallOutcome, Failure, LoadOutcome
 from grader.service.gradebook import gradebook_csv as service_gradebook_csv

@@ -10,7 +10,7 @@ Each sample declares its expectation on a line of its module docstring::
 
 ``hint`` (``bug_*`` samples) is the fingerprint every failing test must name, and nothing else. ``cause``
 is for a sample whose values other mistakes give too, so that the fingerprint names the symptom: every
-failing test's hint must then include the fix for that cause (``grader.hints.CAUSE_FIXES``), the one
+failing test's hint must then include the fix for that cause (``grader.packs.conv1d.hints.CAUSE_FIXES``), the one
 that repairs this sample.
 
 Forward bugs must lose points in q1 only and backward bugs in q2 only: that is what "all" on the other
@@ -24,8 +24,8 @@ from pathlib import Path
 import pytest
 
 from grader import Result, grade, load_config
-from grader.hints import CAUSE_FIXES
 from grader.models import QuestionResult
+from grader.packs.conv1d.hints import CAUSE_FIXES
 
 SAMPLES = Path(__file__).resolve().parent.parent / "submissions"
 

@@ -279,10 +279,10 @@ class Harness:
             following = plan[position + 1][0] if position + 1 < len(plan) else None
             hold = (
                 header.get("group", False)
-                and call["call"] == "output_size"
+                and call.get("group", False)
                 and reply["seconds"] < _HOLD_SECONDS
                 and following is not None
-                and following["call"] == "output_size"
+                and following.get("group", False)
             )
             self._answer(reply, arrays, hold=hold)
 
@@ -411,26 +411,38 @@ class Harness:
         return reply, payload
 
     def _invoke(self, header: dict[str, Any], arrays: dict[str, np.ndarray], phase: _Phase) -> dict[str, object]:
-        module = self._module
-        op = header["call"]
-        if op == "output_size":
-            phase.where = "get_conv1d_output_size"
-            size_fn: Callable[..., object] = module.get_conv1d_output_size  # type: ignore[union-attr]
-            return {"size": size_fn(*header["sizes"])}
-        phase.where = "__init__"
-        layer: Any = module.Conv1d(*header["layer"])  # type: ignore[union-attr]
-        layer.weight = arrays["weight"]
-        layer.bias = arrays["bias"]
-        phase.where = "forward"
-        out = layer.forward(arrays["x"])
-        if op == "forward":
-            return {"out": out}
-        if header.get("forward_key") is not None:
-            # The forward stage's own reply, before backward can hang or crash; a fresh CPU allowance after it.
-            self._send(header["forward_key"], {"out": out}, None)
-            phase.forward_reported = True
-            self._started = _clock()
-            self._arm_cpu_limit(header.get("cpu"))
-        phase.where = "backward"
-        dx = layer.backward(arrays["delta"])
-        return {"dx": dx, "grad_weight": layer.grad_weight, "grad_bias": layer.grad_bias}
+        """Run the call's steps (``grader.runner.Step``, as JSON): the program the grader declared, the only
+        thing that says which names of the module are called and how. Nothing here knows an assignment."""
+        module: Any = self._module
+        target: Any = None
+        values: dict[str, object] = {}
+        for step in header["steps"]:
+            action, name = step["action"], step["name"]
+            if step.get("where") is not None:
+                phase.where = step["where"]
+            if action == "report":
+                # The first stage's own reply, before the rest can hang or crash; a fresh CPU allowance after it.
+                self._send(header["forward_key"], values, None)
+                phase.forward_reported = True
+                values = {}
+                self._started = _clock()
+                self._arm_cpu_limit(header.get("cpu"))
+                continue
+            args = [arrays[a["input"]] if "input" in a else a["value"] for a in step["args"]]
+            result: object = None
+            if action == "call":
+                function: Callable[..., object] = getattr(module, name)
+                result = function(*args)
+            elif action == "new":
+                target = result = getattr(module, name)(*args)
+            elif action == "set":
+                setattr(target, name, args[0])
+            elif action == "method":
+                result = getattr(target, name)(*args)
+            elif action == "get":
+                result = getattr(target, name)
+            else:
+                raise ValueError(f"unknown step {action!r}")  # a grader bug: blamed on the step, seen in tests
+            if step.get("save") is not None:
+                values[step["save"]] = result
+        return values

@@ -21,6 +21,7 @@ from typing import Any, Literal
 from grader.config import Config, load_config
 from grader.errors import SubmissionSyntaxError
 from grader.models import Isolation
+from grader.registry import get_pack
 from grader.runner import Runner
 from grader.service.deadlines import Deadline, before_due_view, counted, standing
 from grader.service.errors import (
@@ -475,7 +476,7 @@ class Backend:
                     mistakes[test.mistake] += 1
                     hints.setdefault(test.mistake, test.hint or "")
         return {
-            "max_score": self.config.rubric.q1.points + self.config.rubric.q2.points,
+            "max_score": get_pack(self.config.assignment).max_score(self.config.rubric),
             "policy": {
                 "due": self.config.policy.due.isoformat() if self.config.policy.due else None,
                 "late_due": self.config.policy.late_due.isoformat() if self.config.policy.late_due else None,

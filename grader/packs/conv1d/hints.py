@@ -26,7 +26,8 @@ from itertools import combinations, permutations
 
 import numpy as np
 
-from grader.runner import Op, Returned
+from grader.packs.conv1d.cases import Op
+from grader.runner import Returned
 from reference import conv1d_backward, conv1d_forward, get_conv1d_output_size
 
 __all__ = ["CAUSE_FIXES", "VARIANTS", "Match", "Variant", "diagnose", "hint_texts"]

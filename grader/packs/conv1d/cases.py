@@ -16,12 +16,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache, cached_property, lru_cache
+from typing import Literal
 
 import numpy as np
 
 from reference import conv1d_backward, conv1d_forward, get_conv1d_output_size
 
 OUTPUT_SIZE_TEST = "test_get_conv1d_output_size"
+
+Op = Literal["output_size", "forward", "backward"]
+"""``output_size`` calls ``get_conv1d_output_size(*sizes)``; ``forward`` builds a layer, assigns
+``weight``/``bias`` and calls ``forward(x)``; ``backward`` does the same and then ``backward(delta)``."""
 
 FORWARD_SECONDS_PER_MAC = 0.6e-6
 """CPU seconds the slowest correct style (five nested Python loops indexing NumPy arrays element by element)
