@@ -48,6 +48,8 @@ class Handout:
     """The file students hand in (the sandbox loads it as module ``nn``)."""
     summary: str = ""
     """One line on what the file must implement."""
+    gradebook_name: str = "Assignment"
+    """The assignment's column in an LMS gradebook (Canvas), e.g. ``Assignment 2 Part A``."""
 
 
 class AssignmentPack(ABC):

@@ -29,8 +29,11 @@ def available() -> tuple[str, ...]:
 @cache
 def _load(name: str, value: str) -> AssignmentPack:
     # Keyed by the entry point's target too: a test that registers another object under a name gets it.
-    loaded = EntryPoint(name=name, value=value, group=GROUP).load()
-    pack = loaded() if isinstance(loaded, type) else loaded
+    try:
+        loaded = EntryPoint(name=name, value=value, group=GROUP).load()
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"assignment pack {name!r} ({value}) cannot be loaded: {exc}") from exc
+    pack = loaded() if isinstance(loaded, type) and issubclass(loaded, AssignmentPack) else loaded
     if not isinstance(pack, AssignmentPack):
         raise ConfigError(f"assignment pack {name!r} ({value}) is not an AssignmentPack but a {type(pack).__name__}")
     if pack.name != name:

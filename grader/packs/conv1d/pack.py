@@ -33,7 +33,11 @@ class Conv1dPack(AssignmentPack):
     name = "conv1d"
     title = "Assignment 2 Part A: Conv1d"
     required_names = ("get_conv1d_output_size", "Conv1d")
-    handout = Handout(filename="nn.py", summary="get_conv1d_output_size and a Conv1d layer (forward, backward)")
+    handout = Handout(
+        filename="nn.py",
+        summary="get_conv1d_output_size and a Conv1d layer (forward, backward)",
+        gradebook_name="Assignment 2 Part A",
+    )
     labels = scoring.LABELS
 
     def default_rubric(self) -> dict[str, Any]:

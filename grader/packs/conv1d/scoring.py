@@ -8,6 +8,7 @@ over the cases, to 4 decimals, so that the tests add up exactly (see :func:`grad
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -51,12 +52,14 @@ HintFn = Callable[
 ]
 """Signature of :func:`grader.packs.conv1d.hints.diagnose`."""
 
-LABELS = {
-    "get_conv1d_output_size": "get_conv1d_output_size",
-    "__init__": "Conv1d.__init__",
-    "forward": "Conv1d.forward",
-    "backward": "Conv1d.backward",
-}
+LABELS = MappingProxyType(
+    {
+        "get_conv1d_output_size": "get_conv1d_output_size",
+        "__init__": "Conv1d.__init__",
+        "forward": "Conv1d.forward",
+        "backward": "Conv1d.backward",
+    }
+)
 """What each step's ``where`` is called for students."""
 
 _VALUE_LABEL = {
