@@ -329,7 +329,7 @@ def roster_import_command(file: Path, data: Path | None, base_url: str) -> None:
     from grader.service.settings import ServiceSettings
     from grader.service.store import Store
 
-    settings = ServiceSettings(**({"data": data} if data is not None else {}))
+    settings = ServiceSettings() if data is None else ServiceSettings(data=data)
     try:
         entries = parse_roster(file.read_bytes())
     except ServiceError as exc:

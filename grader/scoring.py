@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -140,7 +140,7 @@ class Scorer:
         outcome = self.outcome(check.key)
         # A hidden case's purpose helps with a wrong answer; for a test that never ran it is only noise.
         context = "" if check.visible or check.key not in self.outcomes or not check.context else check.context
-        common = {
+        common: dict[str, Any] = {
             "name": check.name,
             "question": check.question,
             "visibility": visibility,

@@ -32,7 +32,7 @@ import time
 import traceback
 import types
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal, cast
 
 import numpy as np
 
@@ -202,13 +202,13 @@ def _describe(name: str, value: object) -> tuple[dict[str, Any], np.ndarray | No
         entry["kind"], entry["scalar"] = "bool", bool(value)
     elif isinstance(value, int | _np_integer):
         entry["kind"] = "int"
-        number = int(value)  # type: ignore[call-overload]
+        number = int(value)
         if _INT64_MIN <= number <= _UINT64_MAX:
             entry["scalar"] = number
         else:
             entry["note"] = "integer outside the 64-bit range"
     elif isinstance(value, float | _np_floating):
-        entry["kind"], entry["scalar"] = "float", float(value)  # type: ignore[arg-type]
+        entry["kind"], entry["scalar"] = "float", float(value)
     elif value is None:
         entry["kind"] = "none"
     else:
@@ -219,12 +219,13 @@ def _describe(name: str, value: object) -> tuple[dict[str, Any], np.ndarray | No
 def _send_array(sock: socket.socket, array: np.ndarray) -> None:
     """Stream the raw bytes in C order without building them in memory: a broadcast view may be huge."""
     if array.flags.c_contiguous:
-        sock.sendall(memoryview(array.reshape(-1)).cast("B"))
+        sock.sendall(array.reshape(-1).data.cast("B"))
         return
     buffersize = max(_CHUNK_BYTES // max(array.itemsize, 1), 1)
-    flags = ["external_loop", "buffered", "zerosize_ok"]
+    flags: list[Literal["external_loop", "buffered", "zerosize_ok"]] = ["external_loop", "buffered", "zerosize_ok"]
     for chunk in np.nditer(array, flags=flags, buffersize=buffersize, order="C"):
-        sock.sendall(chunk.tobytes("C"))
+        # With external_loop each item is one 1-d chunk, not the tuple NumPy's stubs describe.
+        sock.sendall(cast(np.ndarray, chunk).tobytes("C"))
 
 
 def _frame(header: dict[str, Any], arrays: list[np.ndarray]) -> bytes | None:

@@ -18,6 +18,7 @@ from grader.errors import SandboxUnavailable
 from grader.runner import (
     Call,
     CallOutcome,
+    CallStatus,
     CgroupLayer,
     Isolation,
     Limits,
@@ -393,7 +394,8 @@ class _Submission:
         sandbox = self._sandbox
         assert sandbox is not None
         outcomes: list[CallOutcome] = []
-        count, stages, at = 0, [], 0
+        count, at = 0, 0
+        stages: tuple[Call, ...] = ()
         started = time.monotonic()
         try:
             for count, index in enumerate(range(first, len(self._calls)), start=1):
@@ -505,7 +507,7 @@ class _Submission:
         """Whether the kernel's OOM killer has acted in this sandbox's group since the run began."""
         return self._cgroup is not None and self._cgroup.oom_kills() > self._oom_kills
 
-    def _trouble(self, exc: Exception, phase: str, allowance: float | None = None) -> tuple[str, str]:
+    def _trouble(self, exc: Exception, phase: str, allowance: float | None = None) -> tuple[CallStatus, str]:
         """Status and the runner's account for a stage that did not produce a reply. The one place that
         decides "the grader's fault" (raised) or "a verdict on the submission" (returned)."""
         if isinstance(exc, LimitExceeded) and exc.kind == "start":
@@ -577,7 +579,7 @@ def _tasks(sandbox: Sandbox, cgroup: SandboxCgroup | None) -> Tasks | None:
     pid = sandbox.pid
     if pid is None:
         return None
-    pids: list[int | str] = [pid]
+    pids: list[str] = [str(pid)]
     if cgroup is not None:
         with contextlib.suppress(OSError):
             pids = Path(cgroup.procs_files[0]).read_text().split()

@@ -51,6 +51,7 @@ import socket
 import struct
 import sys
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 # Siblings as plain modules, from this script's folder (``-I`` leaves it off sys.path): never the ``grader``
 # package, whose code every sandbox would inherit. The folder comes off sys.path again at once, so that
@@ -58,10 +59,16 @@ from types import ModuleType
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, _HERE)
 try:
-    import _fs
-    import _seccomp
-    import _userns
-    from _supervisor import Supervisor
+    # Siblings by bare name at run time (where the grader package must not be importable); by their
+    # package names for the type checker only.
+    if TYPE_CHECKING:
+        from grader.sandbox import _fs, _seccomp, _userns
+        from grader.sandbox._supervisor import Supervisor
+    else:
+        import _fs
+        import _seccomp
+        import _userns
+        from _supervisor import Supervisor
 finally:
     sys.path.remove(_HERE)
 

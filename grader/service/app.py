@@ -71,7 +71,8 @@ def _page_headers(page: str) -> dict[str, str]:
 
 
 def _backend(request: Request) -> Backend:
-    return request.app.state.backend  # type: ignore[no-any-return]
+    backend: Backend = request.app.state.backend
+    return backend
 
 
 def _docs_asset(name: str) -> bytes:

@@ -463,11 +463,11 @@ class Backend:
         mistakes: Counter[str] = Counter()
         hints: dict[str, str] = {}
         for submission_id in latest_ids:
-            record = self.store.get(submission_id)
-            if record is None or record.result is None:
+            latest = self.store.get(submission_id)
+            if latest is None or latest.result is None:
                 continue
             seen: set[str] = set()
-            for test in record.result.tests():
+            for test in latest.result.tests():
                 total[test.name] += 1
                 passed[test.name] += test.status == "passed"
                 question[test.name] = test.question

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from sqlalchemy import (
     Boolean,
@@ -34,14 +34,16 @@ from sqlalchemy import (
     String,
     Text,
     create_engine,
+    delete,
     event,
     func,
+    insert,
     inspect,
     select,
     text,
     update,
 )
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import CursorResult, Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, deferred, mapped_column, sessionmaker, undefer
 
 from grader.models import Result
@@ -209,7 +211,7 @@ def _record(row: Any, *, with_result: bool, result: Result | None = None) -> Rec
         student=row.student,
         filename=row.filename,
         size=row.size,
-        state=row.state,  # type: ignore[arg-type]
+        state=row.state,
         submitted_at=submitted,
         finished_at=finished,
         score=row.score,
@@ -326,8 +328,8 @@ def migrate(engine: Engine) -> int:
             if number > current:
                 step(connection)
         if current < SCHEMA_VERSION:
-            connection.execute(SchemaVersionRow.__table__.delete())
-            connection.execute(SchemaVersionRow.__table__.insert().values(id=1, version=SCHEMA_VERSION))
+            connection.execute(delete(SchemaVersionRow))
+            connection.execute(insert(SchemaVersionRow).values(id=1, version=SCHEMA_VERSION))
         return max(current, SCHEMA_VERSION)
 
 
@@ -580,7 +582,7 @@ class Store:
                 .where(SubmissionRow.id == submission_id)
                 .values(state="queued", generation=SubmissionRow.generation + 1, started_at=None)
             )
-            return bool(done.rowcount)
+            return bool(cast(CursorResult[Any], done).rowcount)
 
     def requeue_all(self) -> list[str]:
         """For a re-grade: every row back to ``queued`` under a new generation; ids oldest first."""

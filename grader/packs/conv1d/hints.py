@@ -106,6 +106,7 @@ class _Call:
         delta = arrays.get("delta", self.delta)
         if self.component == "grad_bias" and delta is not None:
             return delta.sum(axis=(0, 2))  # all a backward pass does for it: skip the convolutions
+        assert delta is not None, "a gradient is asked of a backward call, which has a delta"
         return conv1d_backward(x, weight, delta, self.stride)[_COMPONENT_INDEX[self.component]]
 
 
