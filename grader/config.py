@@ -192,6 +192,17 @@ def _defaults() -> dict[str, Any]:
     return tomllib.loads(resources.files("grader").joinpath("defaults.toml").read_text("utf-8"))
 
 
+def for_assignment(config: Config, assignment: str) -> Config:
+    """``config`` for another assignment: the same tolerances, limits, key, visibility, policy and sandbox, with
+    that pack's default rubric (a service grading several assignments has one config file, for its default)."""
+    if assignment == config.assignment:
+        return config
+    from grader.registry import get_pack
+
+    pack = get_pack(assignment)
+    return config.model_copy(update={"assignment": pack.name, "rubric": pack.parse_rubric(pack.default_rubric())})
+
+
 def load_config(path: str | Path | None = None, assignment: str | None = None) -> Config:
     """The shipped defaults, the assignment pack's rubric over them, and the TOML file at ``path`` merged over
     both when given.

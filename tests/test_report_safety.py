@@ -254,10 +254,9 @@ def test_service_gradebook_neutralises_every_cell() -> None:
         finished_at=now,
         score=12.5,
         max_score=100.0,
-        q1=5.0,
-        q2=7.5,
         config_digest=None,
         error=None,
+        scores={"q1": 5.0, "q2": 7.5},
     )
     rows = list(csv.DictReader(io.StringIO(service_gradebook_csv([record]))))
     assert rows[0]["student"] == "'=HYPERLINK(\"http://x\",\"click\")"
