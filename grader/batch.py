@@ -44,7 +44,7 @@ class Entry:
             row = {"submission": self.name, "source": readable(source.as_posix())}
         if self.result is not None:
             return row | gradebook_row(self.result)
-        return row | {"q1": "", "q2": "", "score": "", "max_score": "", "status": "grader-error"}
+        return row | {"score": "", "max_score": "", "status": "grader-error"}  # missing cells are empty
 
 
 Clashes = Callable[[str, Sequence[tuple[str, Path]]], None]

@@ -19,7 +19,7 @@ from grader.config import Config
 from grader.errors import GraderError
 from grader.exports import Discovery, Skipped
 from grader.registry import get_pack
-from grader.report import escape_controls, gradebook_csv
+from grader.report import escape_controls, gradebook_columns, gradebook_csv
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -77,7 +77,8 @@ def write_gradebook(
 ) -> None:
     """The gradebook at ``out``: ours (``gradebook``) or Canvas's import CSV (``canvas``)."""
     if fmt == "gradebook":
-        write_atomically(out, gradebook_csv(e.row(folder) for e in entries))
+        questions = [q.id for q in get_pack(config.assignment).questions(config.rubric)]
+        write_atomically(out, gradebook_csv((e.row(folder) for e in entries), gradebook_columns(questions)))
         return
     from grader.canvas import canvas_gradebook, read_roster
 

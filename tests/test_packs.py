@@ -123,3 +123,21 @@ def test_without_a_name_the_only_pack_is_used_and_several_need_one(monkeypatch: 
     monkeypatch.setattr(registry, "_entry_points", lambda: (only, only.__class__("x", "y:z", registry.GROUP)))
     with pytest.raises(ConfigError, match="say which assignment"):
         registry.get_pack()
+
+
+def test_a_batch_gradebook_has_a_column_per_question_of_the_pack(square_installed: None, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from grader.cli import main
+
+    folder = tmp_path / "handins"
+    folder.mkdir()
+    (folder / "alice.py").write_text("def square(x):\n    return x * x\n")
+    (folder / "bob.py").write_text("def square(x):\n    return x\n")
+    out = tmp_path / "grades.csv"
+    ran = CliRunner().invoke(main, ["batch", str(folder), "--assignment", "square", "--out", str(out), "--no-progress"])
+    assert ran.exit_code == 0, ran.output
+    assert "mean squares 5.00/10" in ran.output
+    lines = out.read_text().splitlines()
+    assert lines[0] == "submission,source,squares,score,max_score,status"
+    assert lines[1].startswith("alice,alice.py,10,10,10,graded")
