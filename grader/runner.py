@@ -111,6 +111,18 @@ class Call:
     group: bool = False
     """A trivial call: its reply may go out with the next grouped call's, in one send."""
 
+    def __post_init__(self) -> None:
+        # A pack's mistake, caught where it is made rather than as a malformed reply from every sandbox.
+        reports = sum(step.action == "report" for step in self.steps)
+        if reports > 1 or (reports == 1) != (self.forward_key is not None):
+            raise ValueError(f"{self.key}: a call has a forward_key exactly when it has one report step")
+        for stage in self.stages():
+            names = stage.outputs
+            if len(names) > MAX_VALUES or len(set(names)) != len(names):
+                raise ValueError(f"{stage.key}: at most {MAX_VALUES} distinct values per stage, not {names}")
+            if any(not 0 < len(name) <= MAX_VALUE_NAME for name in names):
+                raise ValueError(f"{stage.key}: value names are 1 to {MAX_VALUE_NAME} characters: {names}")
+
     @property
     def outputs(self) -> tuple[str, ...]:
         """The value names this call (this stage, once split by :meth:`stages`) reports when it returns."""

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from grader.packs.conv1d.scoring import layer_call
+from grader.packs.conv1d.calls import layer_call
 from grader.runner import (
     Call,
     CallOutcome,

@@ -13,8 +13,8 @@ from rich.console import Console
 from grader import Submission, grade, load_config
 from grader.engine import NOT_GRADED
 from grader.keys import load_key
+from grader.packs.conv1d.calls import layer_call
 from grader.packs.conv1d.cases import build_cases
-from grader.packs.conv1d.scoring import layer_call
 from grader.report import render, to_gradescope, to_json, to_markdown
 from grader.runner import Call, CallOutcome, Failure, LoadOutcome, Returned
 from tests.fakes import ScriptedRunner, array, correct, raising, right_values

@@ -141,3 +141,29 @@ def test_a_batch_gradebook_has_a_column_per_question_of_the_pack(square_installe
     lines = out.read_text().splitlines()
     assert lines[0] == "submission,source,squares,score,max_score,status"
     assert lines[1].startswith("alice,alice.py,10,10,10,graded")
+
+
+def test_a_call_program_is_checked_where_it_is_made_and_sent_as_json() -> None:
+    report = Step("report")
+    with pytest.raises(ValueError, match="forward_key"):
+        Call("k", "op", (Step("method", "f", save="a"), report))  # a report step without a key to report under
+    with pytest.raises(ValueError, match="forward_key"):
+        Call("k", "op", (Step("method", "f", save="a"),), forward_key="first")
+    with pytest.raises(ValueError, match="distinct"):
+        Call("k", "op", (Step("call", "f", save="a"), Step("call", "g", save="a")))
+    with pytest.raises(ValueError, match="characters"):
+        Call("k", "op", (Step("call", "f", save="x" * 65),))
+    call = Call(
+        "second",
+        "op",
+        (Step("new", "Layer", (2,)), Step("set", "w", (Input("w"),)), Step("method", "f", save="a"), report,
+         Step("get", "grad", save="g")),
+        forward_key="first",
+    )  # fmt: skip
+    first, second = call.stages()
+    assert (first.key, first.outputs, first.where) == ("first", ("a",), "f")
+    assert (second.key, second.outputs, second.where) == ("second", ("g",), "op")
+    assert call.steps[1].to_wire() == {
+        "action": "set", "name": "w", "args": [{"input": "w"}], "save": None, "where": None
+    }  # fmt: skip
+    assert call.steps[0].to_wire()["where"] == "__init__"

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from grader.packs.conv1d.scoring import layer_call, output_size_call
+from grader.packs.conv1d.calls import layer_call, output_size_call
 from grader.runner import Call, CallOutcome, Limits, RunReport
 from grader.sandbox import SandboxRunner
 from grader.sandbox._layout import sandbox_layout

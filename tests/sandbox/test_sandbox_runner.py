@@ -21,7 +21,7 @@ import pytest
 from sandbox_support import GOOD_SOURCE, LIMITS, layout_children, make_calls, matches, sandbox_processes
 
 from grader.errors import GraderFault
-from grader.packs.conv1d.scoring import layer_call, output_size_call
+from grader.packs.conv1d.calls import layer_call, output_size_call
 from grader.runner import Call
 from grader.sandbox import SandboxRunner, _layout, _process, _zygote_client
 from grader.sandbox._cgroup import SandboxCgroup

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from grader.config import Config, LimitsConfig
 from grader.models import QuestionResult
 from grader.pack import AssignmentPack, Handout, QuestionSpec
-from grader.packs.conv1d import scoring
+from grader.packs.conv1d import calls, scoring
 from grader.packs.conv1d.cases import CaseSet, build_cases
 from grader.packs.conv1d.rubric import Rubric
 from grader.runner import Call, CallOutcome
@@ -59,10 +59,10 @@ class Conv1dPack(AssignmentPack):
         return build_cases(seed)
 
     def plan_calls(self, cases: CaseSet, limits: LimitsConfig) -> tuple[Call, ...]:
-        return scoring.plan_calls(cases, limits)
+        return calls.plan_calls(cases, limits)
 
     def expected_bytes(self, cases: CaseSet) -> int:
-        return scoring.expected_bytes(cases)
+        return calls.expected_bytes(cases)
 
     def score(
         self,
