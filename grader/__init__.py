@@ -1,4 +1,5 @@
-"""Conv1d autograder: grade students' ``nn.py`` for Assignment 2 Part A, safely and fast.
+"""Autograder for the course's NumPy assignments: grade students' ``nn.py`` safely and fast. Each assignment
+is a pack (:class:`AssignmentPack`; Conv1d, Assignment 2 Part A, is the default one).
 
 The whole public surface is here; everything else is an implementation detail. Names load on first use, so
 that ``import grader.cli`` (and a one-file ``grade``) pays for NumPy and pydantic only when it needs them.
@@ -15,10 +16,16 @@ if TYPE_CHECKING:
     from grader.errors import GraderError, GraderFault, SubmissionError
     from grader.keys import HiddenKey, load_key
     from grader.models import Comparison, QuestionResult, Result, TestResult
+    from grader.pack import AssignmentPack, QuestionSpec
+    from grader.registry import available, get_pack
     from grader.runner import Runner
     from grader.submission import Submission
 
 _HOMES = {
+    "AssignmentPack": "grader.pack",
+    "QuestionSpec": "grader.pack",
+    "available": "grader.registry",
+    "get_pack": "grader.registry",
     "Comparison": "grader.models",
     "Config": "grader.config",
     "GraderError": "grader.errors",
@@ -36,17 +43,21 @@ _HOMES = {
 }
 
 __all__ = [
+    "AssignmentPack",
     "Comparison",
     "Config",
     "GraderError",
     "GraderFault",
     "HiddenKey",
     "QuestionResult",
+    "QuestionSpec",
     "Result",
     "Runner",
     "Submission",
     "SubmissionError",
     "TestResult",
+    "available",
+    "get_pack",
     "grade",
     "load_config",
     "load_key",

@@ -44,7 +44,7 @@ class Entry:
             row = {"submission": self.name, "source": readable(source.as_posix())}
         if self.result is not None:
             return row | gradebook_row(self.result)
-        return row | {"q1": "", "q2": "", "score": "", "max_score": "", "status": "grader-error"}
+        return row | {"score": "", "max_score": "", "status": "grader-error"}  # missing cells are empty
 
 
 Clashes = Callable[[str, Sequence[tuple[str, Path]]], None]
@@ -131,8 +131,8 @@ class Summary:
     """Totals for the end of a batch."""
 
     count: int
-    mean_q1: float
-    mean_q2: float
+    means: dict[str, float]
+    """Mean score per question id, in the questions' order."""
     mean_score: float
     max_score: float
     by_status: dict[str, int]
@@ -141,10 +141,10 @@ class Summary:
     def of(cls, entries: Sequence[Entry]) -> Summary:
         results = [e.result for e in entries if e.result is not None]
         n = len(results) or 1
+        ids = [q.id for q in results[0].questions] if results else []
         return cls(
             count=len(entries),
-            mean_q1=sum(r.question("q1").score for r in results) / n,
-            mean_q2=sum(r.question("q2").score for r in results) / n,
+            means={qid: sum(r.question(qid).score for r in results) / n for qid in ids},
             mean_score=sum(r.score for r in results) / n,
             max_score=results[0].max_score if results else 0.0,
             by_status=dict(Counter(e.row()["status"] for e in entries)),

@@ -18,7 +18,8 @@ from grader.batch import Entry
 from grader.config import Config
 from grader.errors import GraderError
 from grader.exports import Discovery, Skipped
-from grader.report import escape_controls, gradebook_csv
+from grader.registry import get_pack
+from grader.report import escape_controls, gradebook_columns, gradebook_csv
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -76,11 +77,12 @@ def write_gradebook(
 ) -> None:
     """The gradebook at ``out``: ours (``gradebook``) or Canvas's import CSV (``canvas``)."""
     if fmt == "gradebook":
-        write_atomically(out, gradebook_csv(e.row(folder) for e in entries))
+        questions = [q.id for q in get_pack(config.assignment).questions(config.rubric)]
+        write_atomically(out, gradebook_csv((e.row(folder) for e in entries), gradebook_columns(questions)))
         return
     from grader.canvas import canvas_gradebook, read_roster
 
-    points = config.rubric.q1.points + config.rubric.q2.points
+    points = get_pack(config.assignment).max_score(config.rubric)
     book = canvas_gradebook(entries, assignment, points, read_roster(roster) if roster is not None else None)
     if len(book.unmatched) == len(entries):
         raise GraderError(

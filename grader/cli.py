@@ -35,6 +35,13 @@ _config_option = click.option(
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="TOML file with rubric, tolerances and limits (merged over the shipped defaults).",
 )
+_assignment_option = click.option(
+    "--assignment",
+    "pack_name",
+    default=None,
+    metavar="NAME",
+    help="The assignment pack to grade against (`assignments` lists them); default: the config's `assignment`.",
+)
 
 
 def _translating_errors(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -52,7 +59,21 @@ def _translating_errors(command: Callable[..., Any]) -> Callable[..., Any]:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="conv1d-autograder")
 def main() -> None:
-    """Autograder for Assignment 2 Part A (Conv1d)."""
+    """Autograder for the course's NumPy assignments (Conv1d, Linear, and any installed pack)."""
+
+
+@main.command("assignments")
+@_translating_errors
+def assignments_command() -> None:
+    """List the installed assignment packs: name, title and questions."""
+    from grader.config import load_config
+    from grader.registry import available, get_pack
+
+    for name in available():
+        pack = get_pack(name)
+        rubric = load_config(None, name).rubric
+        questions = ", ".join(f"{q.id} {q.title} ({q.points:g})" for q in pack.questions(rubric))
+        click.echo(f"{name}\t{pack.title}\t{questions}")
 
 
 @main.command("grade")
@@ -67,15 +88,16 @@ def main() -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @_config_option
+@_assignment_option
 @_translating_errors
-def grade_command(file: Path, fmt: str, as_json: bool, config_path: Path | None) -> None:
+def grade_command(file: Path, fmt: str, as_json: bool, config_path: Path | None, pack_name: str | None) -> None:
     """Grade one nn.py and print the verdict."""
     _prestart_sandbox()
     from grader.config import load_config
     from grader.engine import grade
     from grader.report import escape_controls, isolation_line, to_gradescope, to_json
 
-    result = grade(file, load_config(config_path))
+    result = grade(file, load_config(config_path, pack_name))
     # On stderr in every format: the operator's (Gradescope shows it to instructors only), never in what students get.
     full = result.isolation is not None and result.isolation.level == "full"
     click.secho(escape_controls(isolation_line(result.isolation)), err=True, fg=None if full else "red", bold=not full)
@@ -161,13 +183,15 @@ def _write_reports(folder: Path, entry: Entry) -> None:
     help="With --format canvas: Canvas's gradebook export, to match students (else the export's Canvas IDs).",
 )
 @click.option(
-    "--assignment",
-    default="Assignment 2 Part A",
-    show_default=True,
-    help='With --format canvas: the assignment column, as Canvas heads it ("Name (id)" updates that assignment).',
+    "--canvas-assignment",
+    "assignment",
+    default=None,
+    help='With --format canvas: the assignment column, as Canvas heads it ("Name (id)" updates that assignment); '
+    "default: the pack's gradebook name, e.g. Assignment 2 Part A.",
 )
 @click.option("--no-progress", is_flag=True, help="No progress bar (for logs).")
 @_config_option
+@_assignment_option
 @_translating_errors
 def batch_command(
     folder: Path,
@@ -176,9 +200,10 @@ def batch_command(
     reports: Path | None,
     fmt: str,
     roster: Path | None,
-    assignment: str,
+    assignment: str | None,
     no_progress: bool,
     config_path: Path | None,
+    pack_name: str | None,
 ) -> None:
     """Grade every hand-in in FOLDER: *.py files, <student>/**/nn.py, a zip per student, Gradescope and Canvas
     export zips. Write a gradebook, list what was not graded and why, and print a summary."""
@@ -197,9 +222,11 @@ def batch_command(
     from grader.batch_output import echo_skipped, refuse_empty, write_gradebook
     from grader.config import load_config
     from grader.exports import discover_exports
+    from grader.registry import get_pack
     from grader.report import escape_controls, isolation_line
 
-    config = load_config(config_path)
+    config = load_config(config_path, pack_name)
+    assignment = assignment or get_pack(config.assignment).handout.gradebook_name
     discovery = discover_exports(folder)
     refuse_empty(folder, discovery)
     submissions = list(discovery.handins)
@@ -229,10 +256,11 @@ def batch_command(
 
     write_gradebook(out, entries, folder, config, fmt=fmt, roster=roster, assignment=assignment)
     summary = Summary.of(entries)
-    q1_max, q2_max = config.rubric.q1.points, config.rubric.q2.points
+    questions = get_pack(config.assignment).questions(config.rubric)
+    means = "".join(f"mean {q.id} {summary.means.get(q.id, 0.0):.2f}/{q.points:g}, " for q in questions)
+    total = sum(q.points for q in questions)
     click.echo(
-        f"graded {summary.count} submissions from {folder}: mean q1 {summary.mean_q1:.2f}/{q1_max:g}, "
-        f"mean q2 {summary.mean_q2:.2f}/{q2_max:g}, mean total {summary.mean_score:.2f}/{q1_max + q2_max:g}"
+        f"graded {summary.count} submissions from {folder}: {means}mean total {summary.mean_score:.2f}/{total:g}"
     )
     click.echo("status: " + ", ".join(f"{status} {n}" for status, n in sorted(summary.by_status.items())))
     if reports is not None:
@@ -301,7 +329,7 @@ def roster_import_command(file: Path, data: Path | None, base_url: str) -> None:
     from grader.service.settings import ServiceSettings
     from grader.service.store import Store
 
-    settings = ServiceSettings(**({"data": data} if data is not None else {}))
+    settings = ServiceSettings() if data is None else ServiceSettings(data=data)
     try:
         entries = parse_roster(file.read_bytes())
     except ServiceError as exc:

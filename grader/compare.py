@@ -10,6 +10,7 @@ in a student's array is a wrong answer, not something for the grader's console).
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import numpy as np
 
@@ -85,7 +86,7 @@ def _dtype_name(dtype: np.dtype) -> str:
 def compare_array(returned: Returned, expected: np.ndarray, rtol: float, atol: float) -> Comparison:
     """Type, then shape, then values with ``np.allclose`` semantics; NaN and inf never match a number."""
     returned = usable(returned)
-    common = {
+    common: dict[str, Any] = {
         "expected_shape": expected.shape,
         "expected_dtype": _dtype_name(expected.dtype),
         "actual_type": returned.type_name,
@@ -105,7 +106,7 @@ def compare_array(returned: Returned, expected: np.ndarray, rtol: float, atol: f
 
 
 def _compare_values(
-    actual: np.ndarray, expected: np.ndarray, rtol: float, atol: float, common: dict[str, object]
+    actual: np.ndarray, expected: np.ndarray, rtol: float, atol: float, common: dict[str, Any]
 ) -> Comparison:
     # Called under compare_array's np.errstate: a NaN, an infinity or 1e308 in ``actual`` warns nowhere.
     actual = actual.astype(np.float64)

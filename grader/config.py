@@ -13,7 +13,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError, model_validator
 
 from grader.errors import ConfigError
 from grader.runner import Limits
@@ -23,46 +23,6 @@ Visibility = Literal["visible", "hidden", "after_due_date"]
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class Q1Rubric(_Frozen):
-    title: str
-    """Question title shown to students."""
-    points: float = Field(ge=0)
-    """Points for the whole question."""
-    output_size_points: float = Field(ge=0)
-    """Points for the ``get_conv1d_output_size`` test; the rest is split over the forward cases."""
-
-    @model_validator(mode="after")
-    def _output_size_fits(self) -> Q1Rubric:
-        if self.output_size_points > self.points:
-            raise ValueError("output_size_points is larger than the question's points")
-        return self
-
-
-class Q2Components(_Frozen):
-    dx: float = Field(ge=0)
-    """Share of q2 for the returned gradient with respect to the input."""
-    grad_weight: float = Field(ge=0)
-    """Share of q2 for ``layer.grad_weight``."""
-    grad_bias: float = Field(ge=0)
-    """Share of q2 for ``layer.grad_bias``."""
-
-
-class Q2Rubric(_Frozen):
-    title: str
-    """Question title shown to students."""
-    points: float = Field(ge=0)
-    """Points for the whole question, shared between the components in proportion."""
-    components: Q2Components
-    """Relative weight of each gradient."""
-
-
-class Rubric(_Frozen):
-    q1: Q1Rubric
-    """Q1, ``Conv1d.forward`` with the output-size checks."""
-    q2: Q2Rubric
-    """Q2, ``Conv1d.backward``: ``dx``, ``grad_weight`` and ``grad_bias``."""
 
 
 class Tolerance(_Frozen):
@@ -199,8 +159,11 @@ class SandboxConfig(_Frozen):
 class Config(_Frozen):
     """Everything that decides a grade, apart from the submission."""
 
-    rubric: Rubric
-    """Points per question and per component."""
+    assignment: str
+    """The assignment pack graded (:mod:`grader.registry`), e.g. ``conv1d``."""
+    rubric: SerializeAsAny[BaseModel]
+    """Points per question and per component, as the assignment's pack validated them
+    (:meth:`grader.pack.AssignmentPack.parse_rubric`)."""
     tolerance: Tolerance
     """How close a value must be to count as right."""
     limits: LimitsConfig
@@ -211,8 +174,6 @@ class Config(_Frozen):
     """Which tests students see."""
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     """Late penalty and submission limit, for the platforms that report dates and previous submissions."""
-
-
     sandbox: SandboxConfig = SandboxConfig()
     """What the sandbox must provide before a submission runs."""
 
@@ -231,17 +192,43 @@ def _defaults() -> dict[str, Any]:
     return tomllib.loads(resources.files("grader").joinpath("defaults.toml").read_text("utf-8"))
 
 
-def load_config(path: str | Path | None = None) -> Config:
-    """The shipped defaults, with the TOML file at ``path`` merged over them when given."""
+def for_assignment(config: Config, assignment: str) -> Config:
+    """``config`` for another assignment: the same tolerances, limits, key, visibility, policy and sandbox, with
+    that pack's default rubric (a service grading several assignments has one config file, for its default)."""
+    if assignment == config.assignment:
+        return config
+    from grader.registry import get_pack
+
+    pack = get_pack(assignment)
+    return config.model_copy(update={"assignment": pack.name, "rubric": pack.parse_rubric(pack.default_rubric())})
+
+
+def load_config(path: str | Path | None = None, assignment: str | None = None) -> Config:
+    """The shipped defaults, the assignment pack's rubric over them, and the TOML file at ``path`` merged over
+    both when given.
+
+    The assignment is ``assignment`` when given, else the file's top-level ``assignment`` key, else the shipped
+    default's (or the only pack installed when that names none).
+    """
+    from grader.registry import get_pack  # deferred: finding packs reads the installed distributions
+
     data = _defaults()
+    user: dict[str, Any] = {}
     if path is not None:
         try:
-            data = _merge(data, tomllib.loads(Path(path).read_text("utf-8")))
+            user = tomllib.loads(Path(path).read_text("utf-8"))
         except OSError as exc:
             raise ConfigError(f"cannot read config {path}: {exc.strerror}") from exc
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config {path} is not valid TOML: {exc}") from exc
+    name = assignment or user.get("assignment") or data.get("assignment")
+    if name is not None and not isinstance(name, str):
+        raise ConfigError(f"config {path or 'defaults'}: `assignment` is a pack's name, not {name!r}")
+    pack = get_pack(name)
+    data = _merge(_merge(data, {"rubric": pack.default_rubric()}), user)
+    data["assignment"] = pack.name
     try:
+        data["rubric"] = pack.parse_rubric(data.get("rubric") or {})
         return Config.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(f"config {path or 'defaults'} is invalid:\n{exc}") from exc

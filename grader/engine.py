@@ -6,22 +6,19 @@ import difflib
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Literal
 
-from grader.cases import build_cases
 from grader.config import Config, load_config
-from grader.errors import IsolationTooWeak, SubmissionError
+from grader.errors import GraderFault, IsolationTooWeak, SubmissionError
 from grader.keys import HiddenKey, load_key
-
-if TYPE_CHECKING:
-    from grader.hints import Match
 from grader.models import Isolation, QuestionResult, Result
+from grader.pack import AssignmentPack
+from grader.registry import get_pack
 from grader.runner import Isolation as RunnerIsolation
 from grader.runner import IsolationLevel, LoadOutcome, Runner, RunReport
-from grader.scoring import expected_bytes, failure_text, plan_calls, score
+from grader.scoring import failure_text
 from grader.submission import FILENAME, Submission, checked_source, syntax_error_message
 
-REQUIRED_NAMES = ("get_conv1d_output_size", "Conv1d")
 NOT_GRADED = "nn.py could not be graded (the reason is at the top)"
 """What each test of a rejected file says: the reason itself is the result's message, said once."""
 
@@ -38,6 +35,7 @@ def grade(
     *,
     runner: Runner | None = None,
     key: HiddenKey | None = None,
+    pack: AssignmentPack | None = None,
 ) -> Result:
     """Grade one submission.
 
@@ -45,13 +43,22 @@ def grade(
     ``rejected`` result with a message for the student; only faults of the grader itself raise
     (:class:`~grader.errors.GraderFault`). The hidden inputs are drawn from ``key`` (default: the config's
     key file, see :func:`grader.keys.load_key`) and the file's bytes, so the verdict depends on nothing else.
+    The assignment is ``pack``, by default the one the config names (:mod:`grader.registry`).
     """
     started = time.perf_counter()
     if not isinstance(submission, Submission):
         submission = Submission.from_path(submission)
     config = config or load_config()
+    pack = pack or get_pack(config.assignment)
     seed, draw = (key or load_key(config.cases.key_file or None)).draw(submission.data)
-    cases = build_cases(seed)
+    cases = pack.build_cases(seed)
+    question_ids = [q.id for q in pack.questions(config.rubric)]
+
+    def scored(report: RunReport | None, not_run: str) -> tuple[QuestionResult, ...]:
+        questions = pack.score(cases, config, report.calls if report else (), not_run, diagnose=report is not None)
+        if [q.id for q in questions] != question_ids:
+            raise GraderFault(f"pack {pack.name!r} scored questions {[q.id for q in questions]}, not {question_ids}")
+        return questions
 
     def result(
         status: Literal["graded", "rejected"],
@@ -74,14 +81,14 @@ def grade(
 
     def rejected(messages: Sequence[str], report: RunReport | None = None) -> Result:
         # Every test scores zero; the reason is said once, in the messages, not again in each of 53 tests.
-        return result("rejected", messages, score(cases, config, (), None, NOT_GRADED), report)
+        return result("rejected", messages, scored(None, NOT_GRADED), report)
 
     try:
         source = checked_source(submission, config.limits.max_upload_bytes)
     except SubmissionError as exc:
         return rejected([exc.message])
 
-    limits = config.limits.runner_limits(int(config.limits.return_factor * expected_bytes(cases)) + (64 << 10))
+    limits = config.limits.runner_limits(int(config.limits.return_factor * pack.expected_bytes(cases)) + (64 << 10))
     runner = runner or default_runner()
     required = config.sandbox.require_isolation
     if required != "any":
@@ -89,17 +96,17 @@ def grade(
         describe = getattr(runner, "isolation", None)  # test doubles may not say; their reports are checked
         if describe is not None:
             require_isolation(describe(), required)
-    report = runner.run(source, FILENAME, plan_calls(cases, config.limits), limits)
+    report = runner.run(source, FILENAME, pack.plan_calls(cases, config.limits), limits)
     if required != "any":
         # Per run too: a run's cgroups can fail to be set up when the runner's description said they would be.
         require_isolation(report.isolation, required)
     if report.load.status != "ok":
-        return rejected([load_failure_message(report.load, source, config)], report)
-    messages = missing_name_messages(report.load.names)
-    if len(messages) == len(REQUIRED_NAMES):
+        return rejected([load_failure_message(report.load, source, config, pack)], report)
+    messages = missing_name_messages(report.load.names, pack.required_names)
+    if len(messages) == len(pack.required_names):
         return rejected(messages, report)
-    questions = score(cases, config, report.calls, _diagnose)
-    return result("graded", messages + starter_messages(report), questions, report)
+    questions = scored(report, "the grader did not get to this test")
+    return result("graded", messages + starter_messages(report, pack), questions, report)
 
 
 def require_isolation(isolation: RunnerIsolation | None, required: IsolationLevel | Literal["any"]) -> None:
@@ -114,14 +121,7 @@ def require_isolation(isolation: RunnerIsolation | None, required: IsolationLeve
         )
 
 
-def _diagnose(*args: Any) -> Match | None:
-    """:func:`grader.hints.diagnose`, loaded on the first wrong value: a right answer never needs it."""
-    from grader.hints import diagnose
-
-    return diagnose(*args)
-
-
-def load_failure_message(load: LoadOutcome, source: str, config: Config) -> str:
+def load_failure_message(load: LoadOutcome, source: str, config: Config, pack: AssignmentPack | None = None) -> str:
     """Why the module did not load, for the student."""
     failure = load.failure
     if failure is not None and failure.where == "compile":
@@ -157,14 +157,14 @@ def load_failure_message(load: LoadOutcome, source: str, config: Config) -> str:
             f"nn.py imports `{failure.module}`{line}, which the grader does not provide: only numpy and the Python "
             "standard library are available. Remove the import and use numpy."
         )
-    return f"nn.py could not be loaded: {failure_text(failure)}"
+    return f"nn.py could not be loaded: {failure_text(failure, pack.label if pack else lambda where: where)}"
 
 
-def missing_name_messages(names: tuple[str, ...]) -> list[str]:
+def missing_name_messages(names: tuple[str, ...], required_names: Sequence[str]) -> list[str]:
     """One message per required name the module does not define, suggesting what it has instead."""
     lowered = {name.lower(): name for name in names}
     messages = []
-    for required in REQUIRED_NAMES:
+    for required in required_names:
         if required in names:
             continue
         near = [lowered[n] for n in difflib.get_close_matches(required.lower(), list(lowered), n=3, cutoff=0.7)]
@@ -173,7 +173,7 @@ def missing_name_messages(names: tuple[str, ...]) -> list[str]:
     return messages
 
 
-def starter_messages(report: RunReport) -> list[str]:
+def starter_messages(report: RunReport, pack: AssignmentPack) -> list[str]:
     """A note when the starter's ``NotImplementedError`` is still in place somewhere."""
     where = sorted(
         {
@@ -184,5 +184,5 @@ def starter_messages(report: RunReport) -> list[str]:
     )
     if not where:
         return []
-    names = ", ".join(f"`{'Conv1d.' if w in ('forward', 'backward') else ''}{w}`" for w in where)
+    names = ", ".join(f"`{pack.label(w)}`" for w in where)
     return [f"The starter's NotImplementedError is still in place in {names}: those tests score zero."]

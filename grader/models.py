@@ -16,7 +16,8 @@ from grader.config import Visibility
 from grader.keys import HiddenDraw
 
 TestStatus = Literal["passed", "failed", "error", "timeout", "crashed"]
-QuestionId = Literal["q1", "q2"]
+QuestionId = str
+"""A question id of the graded assignment's pack (:meth:`grader.pack.AssignmentPack.questions`), e.g. ``q1``."""
 
 
 class _Frozen(BaseModel):
@@ -160,7 +161,7 @@ class QuestionResult(_Frozen):
     """The tests of one question and their total."""
 
     id: QuestionId
-    """``q1`` (forward and output size) or ``q2`` (backward)."""
+    """One of the pack's question ids, e.g. ``q1``."""
     title: str
     """Question title from the rubric."""
     score: float

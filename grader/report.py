@@ -21,8 +21,14 @@ from grader.models import Isolation, QuestionResult, Result, TestResult
 if TYPE_CHECKING:
     from rich.console import Console
 
-GRADEBOOK_COLUMNS = ("submission", "source", "q1", "q2", "score", "max_score", "status")
-"""``source`` is the submission's path inside the batch folder (see :meth:`grader.batch.Entry.row`)."""
+def gradebook_columns(questions: Sequence[str] = ("q1", "q2")) -> tuple[str, ...]:
+    """The batch gradebook's columns for an assignment with these question ids. ``source`` is the submission's
+    path inside the batch folder (see :meth:`grader.batch.Entry.row`)."""
+    return ("submission", "source", *questions, "score", "max_score", "status")
+
+
+GRADEBOOK_COLUMNS = gradebook_columns()
+"""Conv1d's columns, as the gradebook had them before assignment packs."""
 
 _STATUS_STYLE = {
     "passed": "green",
@@ -135,8 +141,7 @@ def gradebook_row(result: Result) -> dict[str, str]:
     """The result's row in the gradebook CSV."""
     return {
         "submission": result.submission,
-        "q1": format_points(result.question("q1").score),
-        "q2": format_points(result.question("q2").score),
+        **{question.id: format_points(question.score) for question in result.questions},
         "score": format_points(result.score),
         "max_score": format_points(result.max_score),
         "status": result.status,

@@ -15,10 +15,6 @@ from typing import Literal, Protocol
 
 import numpy as np
 
-Op = Literal["output_size", "forward", "backward"]
-"""``output_size`` calls ``get_conv1d_output_size(*sizes)``; ``forward`` builds a layer, assigns
-``weight``/``bias`` and calls ``forward(x)``; ``backward`` does the same and then ``backward(delta)``."""
-
 CallStatus = Literal["ok", "error", "timeout", "crashed", "skipped"]
 """``ok``: the call returned; ``error``: it raised; ``timeout``: it used up its CPU time or sat idle (asleep or
 blocked) past the idle limit and was killed; ``crashed``: the process died (signal, ``os._exit``, memory);
@@ -30,30 +26,125 @@ ValueKind = Literal[
 ]
 """What a returned value was in the submission's process, before any conversion."""
 
-Where = Literal["compile", "import", "__init__", "forward", "backward", "get_conv1d_output_size", "runner"]
+Where = str
+"""Which part of the submission was running when something happened: ``compile``, ``import`` and ``runner``
+are the runner's own; every other label is a :class:`Step`'s ``where`` (e.g. ``forward``), chosen by the
+assignment pack that planned the call."""
+
+MAX_VALUE_NAME = 64
+"""Longest value name a call may declare (and a reply may carry)."""
+MAX_VALUES = 16
+"""Most values one stage of a call may report."""
+
+
+@dataclass(frozen=True)
+class Input:
+    """A step argument taken from the call's input arrays, by name (each call gets its own copy)."""
+
+    name: str
+
+
+Arg = int | float | bool | str | None | Input
+"""A step argument: a JSON literal, or one of the call's input arrays."""
+
+StepAction = Literal["call", "new", "set", "method", "get", "report"]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One thing the harness does inside the sandbox, declared as data by the assignment pack.
+
+    The harness knows no assignment: a pack says "construct ``Conv1d(2, 3, 2, 1)``, set ``weight``, call
+    ``forward(x)``, collect the result as ``out``" as a tuple of these, and it is sent to the sandbox as JSON.
+    """
+
+    action: StepAction
+    """``call``: the module's function ``name``; ``new``: construct the module's class ``name`` (the object
+    the later steps act on); ``set``: assign ``args[0]`` to the object's attribute ``name``; ``method``: call
+    the object's method ``name``; ``get``: read the object's attribute ``name``; ``report``: end the call's
+    first stage, replying under :attr:`Call.forward_key` with the values saved so far."""
+    name: str = ""
+    args: tuple[Arg, ...] = ()
+    save: str | None = None
+    """Report what the step returned (or read) under this value name."""
+    where: Where | None = None
+    """What a failure from here on is said to be in; None: ``__init__`` for ``new``, ``name`` for ``call``
+    and ``method``, unchanged for ``set`` and ``get``."""
+
+    @property
+    def label(self) -> Where | None:
+        """The ``where`` in force from this step on, or None when the step keeps the previous one."""
+        if self.where is not None:
+            return self.where
+        if self.action == "new":
+            return "__init__"
+        if self.action in ("call", "method"):
+            return self.name
+        return None
+
+    def to_wire(self) -> dict[str, object]:
+        """The JSON form the harness reads."""
+        args = [{"input": a.name} if isinstance(a, Input) else {"value": a} for a in self.args]
+        return {"action": self.action, "name": self.name, "args": args, "save": self.save, "where": self.label}
 
 
 @dataclass(frozen=True)
 class Call:
-    """One request to the submission: a single test's worth of work."""
+    """One request to the submission: a single test's worth of work, as a program of :class:`Step`."""
 
     key: str
     """Unique within a run, e.g. ``forward/test_conv1d_forward_1``."""
-    op: Op
-    layer: tuple[int, int, int, int] | None = None
-    """``(in_channels, out_channels, kernel_size, stride)``, passed positionally to ``Conv1d``."""
-    sizes: tuple[int, int, int] | None = None
-    """``(input_size, kernel_size, stride)`` for ``output_size`` calls."""
+    op: str
+    """What kind of call this is (``forward``, ``output_size``): for the pack's own bookkeeping and logs."""
+    steps: tuple[Step, ...] = ()
+    """What the harness does, in order; the values the steps ``save`` are the call's outputs."""
     arrays: Mapping[str, np.ndarray] = field(default_factory=dict)
-    """``weight``, ``bias``, ``x`` and, for ``backward``, ``delta``."""
+    """The input arrays the steps refer to with :class:`Input`."""
     forward_key: str | None = None
-    """For a ``backward`` call: also report its forward pass as an outcome of its own under this key (value
-    ``out``), finished before backward starts. One process round trip then serves a forward test and a
-    backward test on the same inputs, and a backward that hangs or crashes still leaves the forward result."""
+    """With a ``report`` step: the key its first stage's values are reported under, as an outcome of their
+    own finished before the rest starts. One process round trip then serves two tests on the same inputs, and
+    a second stage that hangs or crashes still leaves the first stage's result."""
     cpu_seconds: float | None = None
     """CPU time this call may use, sized to its case by the engine; None: ``Limits.cpu_seconds``."""
     forward_cpu_seconds: float | None = None
-    """CPU time the forward stage of a call with a ``forward_key`` may use; None: ``Limits.cpu_seconds``."""
+    """CPU time the first stage of a call with a ``forward_key`` may use; None: ``Limits.cpu_seconds``."""
+    group: bool = False
+    """A trivial call: its reply may go out with the next grouped call's, in one send."""
+
+    def __post_init__(self) -> None:
+        # A pack's mistake, caught where it is made rather than as a malformed reply from every sandbox.
+        reports = sum(step.action == "report" for step in self.steps)
+        if reports > 1 or (reports == 1) != (self.forward_key is not None):
+            raise ValueError(f"{self.key}: a call has a forward_key exactly when it has one report step")
+        for stage in self.stages():
+            names = stage.outputs
+            if len(names) > MAX_VALUES or len(set(names)) != len(names):
+                raise ValueError(f"{stage.key}: at most {MAX_VALUES} distinct values per stage, not {names}")
+            if any(not 0 < len(name) <= MAX_VALUE_NAME for name in names):
+                raise ValueError(f"{stage.key}: value names are 1 to {MAX_VALUE_NAME} characters: {names}")
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        """The value names this call (this stage, once split by :meth:`stages`) reports when it returns."""
+        return tuple(s.save for s in self.steps if s.save is not None)
+
+    @property
+    def where(self) -> Where:
+        """What the last step that names a part of the submission runs: blamed for a timeout or a crash."""
+        return next((s.label for s in reversed(self.steps) if s.label is not None), self.op)
+
+    def stages(self) -> tuple[Call, ...]:
+        """What the call answers, in order: its first stage under ``forward_key`` (the steps before
+        ``report``, with ``forward_cpu_seconds``), then the rest under its own key; or just itself."""
+        split = next((i for i, s in enumerate(self.steps) if s.action == "report"), None)
+        if self.forward_key is None or split is None:
+            return (self,)
+        first = Call(
+            self.forward_key, self.op, self.steps[:split], self.arrays, cpu_seconds=self.forward_cpu_seconds
+        )
+        # The second stage carries the whole program's setup for where-labels: only its own saves count.
+        rest = Call(self.key, self.op, self.steps[split + 1 :], self.arrays, cpu_seconds=self.cpu_seconds)
+        return (first, rest)
 
 
 @dataclass(frozen=True)
@@ -96,7 +187,7 @@ class CallOutcome:
     key: str
     status: CallStatus
     values: Mapping[str, Returned] = field(default_factory=dict)
-    """``size`` for output_size; ``out`` for forward; ``dx``, ``grad_weight``, ``grad_bias`` for backward."""
+    """What the call's steps saved, by value name (``out``, ``dx``...)."""
     failure: Failure | None = None
     output: str = ""
     """What the submission printed during the call (stdout and stderr), truncated."""
@@ -115,7 +206,7 @@ class LoadOutcome:
 
     status: Literal["ok", "error", "timeout", "crashed"]
     names: tuple[str, ...] = ()
-    """Top-level names the module defines (used to suggest ``Conv1d`` when ``Conv1D`` was found)."""
+    """Top-level names the module defines (used to suggest a required name when a near miss was found)."""
     failure: Failure | None = None
     output: str = ""
     detail: str = ""

@@ -74,7 +74,7 @@ def checked_source(submission: Submission, max_bytes: int) -> str:
             limit=max_bytes,
         )
     if not data.strip():
-        raise EmptySubmission("The file is empty. Hand in your nn.py with your Conv1d in it.")
+        raise EmptySubmission("The file is empty. Hand in the nn.py you wrote.")
     nul = data.find(b"\x00")
     if nul >= 0:
         raise BinarySubmission(

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from grader.packs.conv1d.calls import layer_call
 from grader.runner import (
     Call,
     CallOutcome,
@@ -47,13 +48,17 @@ def array(value: np.ndarray) -> Returned:
     return Returned(kind="ndarray", type_name="numpy.ndarray", array=np.asarray(value))
 
 
+def call_args(call: Call) -> tuple:
+    """The arguments of a Conv1d call's first step: the size triple, or the layer's parameters."""
+    return call.steps[0].args
+
+
 def right_values(call: Call) -> dict[str, Returned]:
-    """What a correct submission returns for the call."""
+    """What a correct submission returns for the call (or stage: its outputs say which)."""
     if call.op == "output_size":
-        assert call.sizes is not None
-        return {"size": Returned(kind="int", type_name="builtins.int", scalar=get_conv1d_output_size(*call.sizes))}
-    assert call.layer is not None
-    a, stride = call.arrays, call.layer[3]
+        sizes = call_args(call)
+        return {"size": Returned(kind="int", type_name="builtins.int", scalar=get_conv1d_output_size(*sizes))}
+    a, stride = call.arrays, call_args(call)[3]
     if call.op == "forward":
         return {"out": array(conv1d_forward(a["x"], a["weight"], a["bias"], stride))}
     dx, grad_weight, grad_bias = conv1d_backward(a["x"], a["weight"], a["delta"], stride)
@@ -65,7 +70,7 @@ def correct(call: Call) -> CallOutcome:
 
 
 def raising(call: Call, exc_type: str, message: str = "", where: str | None = None) -> CallOutcome:
-    where = where or ("get_conv1d_output_size" if call.op == "output_size" else call.op)
+    where = where or call.where
     failure = Failure(where=where, type=exc_type, message=message, line=7)  # type: ignore[arg-type]
     return CallOutcome(key=call.key, status="error", failure=failure)
 
@@ -100,5 +105,5 @@ class ScriptedRunner:
         if call.forward_key is None:
             return [self.respond(call)]
         inputs = {k: v for k, v in call.arrays.items() if k != "delta"}
-        stage = Call(key=call.forward_key, op="forward", layer=call.layer, arrays=inputs)
+        stage = layer_call(call.forward_key, "forward", call_args(call), inputs)
         return [self.respond(stage), self.respond(call)]

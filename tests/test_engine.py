@@ -11,9 +11,10 @@ import pytest
 from rich.console import Console
 
 from grader import Submission, grade, load_config
-from grader.cases import build_cases
 from grader.engine import NOT_GRADED
 from grader.keys import load_key
+from grader.packs.conv1d.calls import layer_call
+from grader.packs.conv1d.cases import build_cases
 from grader.report import render, to_gradescope, to_json, to_markdown
 from grader.runner import Call, CallOutcome, Failure, LoadOutcome, Returned
 from tests.fakes import ScriptedRunner, array, correct, raising, right_values
@@ -241,7 +242,7 @@ def test_output_size_rounded_up_is_failed_with_its_likely_cause():
     def ceil(call: Call) -> CallOutcome:
         if call.op != "output_size":
             return correct(call)
-        size, kernel, stride = call.sizes
+        size, kernel, stride = call.steps[0].args
         value = -(-(size - kernel) // stride) + 1
         return CallOutcome(
             key=call.key, status="ok", values={"size": Returned(kind="int", type_name="int", scalar=value)}
@@ -265,7 +266,7 @@ def test_output_size_rounded_up_is_failed_with_its_likely_cause():
 )
 def test_output_size_accepts_whole_numbers_of_any_type(returned: Returned, right: bool):
     def answer(call: Call) -> CallOutcome:
-        if call.op == "output_size" and call.sizes == (10, 3, 2):
+        if call.op == "output_size" and call.steps[0].args == (10, 3, 2):
             return CallOutcome(key=call.key, status="ok", values={"size": returned})
         return correct(call)
 
@@ -414,7 +415,7 @@ def test_markdown_report_carries_diagnostics_for_instructors_only():
 
 def test_right_values_helper_agrees_with_the_cases():
     cases = build_cases(0)
-    call = Call(key="forward/1", op="forward", layer=cases.forward[0].layer, arrays=cases.forward[0].inputs)
+    call = layer_call("forward/1", "forward", cases.forward[0].layer, cases.forward[0].inputs)
     np.testing.assert_array_equal(right_values(call)["out"].array, cases.forward[0].expected_forward())
 
 

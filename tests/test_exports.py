@@ -192,7 +192,7 @@ def test_format_canvas_writes_canvas_import_csv_from_the_exports_ids(scripted: S
             str(folder),
             "--format",
             "canvas",
-            "--assignment",
+            "--canvas-assignment",
             "A2 Part A (991)",
             "--out",
             str(out_csv),

@@ -1,7 +1,7 @@
 """Likely causes by fingerprint: each known mistake, computed the way a student would, gets its hint.
 
 The buggy computations here are written as students write them (loops over positions with
-``tensordot``), independently of the variants in :mod:`grader.hints`, so a variant that drifts from the
+``tensordot``), independently of the variants in :mod:`grader.packs.conv1d.hints`, so a variant that drifts from the
 mistake it claims to reproduce makes these tests fail.
 """
 
@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from grader.cases import build_cases
 from grader.compare import compare_array, scalar_value
-from grader.hints import CAUSE_FIXES, Match, diagnose, hint_texts
+from grader.packs.conv1d.cases import build_cases
+from grader.packs.conv1d.hints import CAUSE_FIXES, Match, diagnose, hint_texts
 from grader.runner import Returned
 from reference import conv1d_backward, conv1d_forward
 

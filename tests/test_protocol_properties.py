@@ -25,14 +25,13 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from grader import Submission, grade, load_config
-from grader.cases import build_cases
 from grader.compare import compare_array, scalar_value, usable
 from grader.models import Result
+from grader.packs.conv1d.cases import build_cases
 from grader.report import to_json
-from grader.runner import Call, CallOutcome, CallStatus, Failure, Returned, ValueKind
+from grader.runner import Call, CallOutcome, CallStatus, Failure, Returned, Step, ValueKind
 from grader.sandbox._protocol import (
     LENGTH,
-    VALUE_NAMES,
     CallReply,
     ProtocolError,
     WireArray,
@@ -55,7 +54,15 @@ SCORER = settings(
 
 HUGE_INTS = (10**400, -(10**400), -(2**70), 2**64, 2**64 - 1, 2**63, -(2**63), -(2**63) - 1, 2**1024, 10**4000)
 KINDS: tuple[str, ...] = typing.get_args(ValueKind)
+VALUE_NAMES = {"output_size": ("size",), "forward": ("out",), "backward": ("dx", "grad_weight", "grad_bias")}
+"""What Conv1d's calls declare (the protocol itself takes whatever a call declares)."""
 OPS = tuple(VALUE_NAMES)
+
+
+def declaring(op: str) -> Call:
+    """A call of ``op`` that declares Conv1d's values for it."""
+    return Call(key=f"{op}/1", op=op, steps=tuple(Step("call", "f", save=name) for name in VALUE_NAMES[op]))
+
 
 # --- strategies for what a sandbox may send -------------------------------------------------------------------
 
@@ -268,7 +275,7 @@ def test_any_call_reply_decodes_to_safe_values_or_raises_a_protocol_error(
     raw = json.dumps(header).encode()  # NaN and infinities go out as NaN/Infinity, as Python's json writes them
     try:
         parse_header_length(LENGTH.pack(len(raw)))
-        reply = check_call_reply(parse_reply(raw), Call(key=f"{op}/1", op=op))  # type: ignore[arg-type]
+        reply = check_call_reply(parse_reply(raw), declaring(op))
     except ProtocolError:
         event("refused")
         return

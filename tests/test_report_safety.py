@@ -23,11 +23,11 @@ from markdown_it import MarkdownIt
 from rich.console import Console
 
 from grader import Submission, grade
-from grader.cases import build_cases
 from grader.cli import main
 from grader.config import load_config
 from grader.keys import load_key
 from grader.models import Result
+from grader.packs.conv1d.cases import build_cases
 from grader.report import csv_cell, escape_controls, gradebook_csv, render, to_gradescope, to_json, to_markdown
 from grader.runner import Call, CallOutcome, Failure, LoadOutcome
 from grader.service.gradebook import gradebook_csv as service_gradebook_csv
@@ -254,10 +254,9 @@ def test_service_gradebook_neutralises_every_cell() -> None:
         finished_at=now,
         score=12.5,
         max_score=100.0,
-        q1=5.0,
-        q2=7.5,
         config_digest=None,
         error=None,
+        scores={"q1": 5.0, "q2": 7.5},
     )
     rows = list(csv.DictReader(io.StringIO(service_gradebook_csv([record]))))
     assert rows[0]["student"] == "'=HYPERLINK(\"http://x\",\"click\")"

@@ -1,4 +1,5 @@
-"""Every sample in ``submissions/`` gets the score its docstring promises, through the real sandbox.
+"""Every sample of every installed pack (Conv1d's in ``submissions/``) gets the score its docstring promises,
+through the real sandbox.
 
 Each sample declares its expectation on a line of its module docstring::
 
@@ -10,7 +11,7 @@ Each sample declares its expectation on a line of its module docstring::
 
 ``hint`` (``bug_*`` samples) is the fingerprint every failing test must name, and nothing else. ``cause``
 is for a sample whose values other mistakes give too, so that the fingerprint names the symptom: every
-failing test's hint must then include the fix for that cause (``grader.hints.CAUSE_FIXES``), the one
+failing test's hint must then include the fix for that cause (``grader.packs.conv1d.hints.CAUSE_FIXES``), the one
 that repairs this sample.
 
 Forward bugs must lose points in q1 only and backward bugs in q2 only: that is what "all" on the other
@@ -23,11 +24,13 @@ from pathlib import Path
 
 import pytest
 
-from grader import Result, grade, load_config
-from grader.hints import CAUSE_FIXES
+from grader import Config, Result, grade, load_config
 from grader.models import QuestionResult
+from grader.packs.conv1d.hints import CAUSE_FIXES
+from grader.registry import available, get_pack
 
 SAMPLES = Path(__file__).resolve().parent.parent / "submissions"
+"""Conv1d's samples (a link to its pack's folder), which other tests use by name."""
 
 
 def expectation(path: Path) -> dict[str, str]:
@@ -41,6 +44,20 @@ def expectation(path: Path) -> dict[str, str]:
 SCENARIOS = sorted(SAMPLES.glob("*.py"))
 
 
+def _pack_samples(pattern: str) -> list[tuple[str, Path]]:
+    """``(pack name, sample)`` for every installed pack's samples matching ``pattern``."""
+    found = []
+    for name in available():
+        folder = get_pack(name).samples()
+        if folder is not None:
+            found += [(name, path) for path in sorted(folder.glob(pattern))]
+    return found
+
+
+PACK_SAMPLES = _pack_samples("*.py")
+BUG_SAMPLES = _pack_samples("bug_*.py")
+
+
 def _check_question(question: QuestionResult, want: str) -> None:
     if want == "all":
         failing = [(t.name, t.feedback) for t in question.tests if t.status != "passed"]
@@ -52,14 +69,19 @@ def _check_question(question: QuestionResult, want: str) -> None:
         assert 0 < question.score < question.max_score
 
 
-@pytest.fixture(scope="module")
-def config():
-    return load_config()
+_CONFIGS: dict[str, Config] = {}
 
 
-@pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
-def test_sample_gets_its_expected_score(path: Path, config) -> None:
-    check_expectation(path, grade(path, config))
+def config_for(pack: str) -> Config:
+    """The default config of the pack (made once per pack)."""
+    if pack not in _CONFIGS:
+        _CONFIGS[pack] = load_config(None, pack)
+    return _CONFIGS[pack]
+
+
+@pytest.mark.parametrize(("pack", "path"), PACK_SAMPLES, ids=[f"{n}/{p.stem}" for n, p in PACK_SAMPLES])
+def test_sample_gets_its_expected_score(pack: str, path: Path) -> None:
+    check_expectation(path, grade(path, config_for(pack)))
 
 
 def check_expectation(path: Path, result: Result) -> None:
@@ -73,21 +95,22 @@ def check_expectation(path: Path, result: Result) -> None:
         assert f"`{want['module']}`" in messages
     if "message" in want:
         assert want["message"] in messages
-    for qid in ("q1", "q2"):
-        if qid in want:
-            _check_question(result.question(qid), want[qid])
+    for question in result.questions:
+        if question.id in want:
+            _check_question(question, want[question.id])
 
 
 def test_every_sample_declares_an_expectation() -> None:
     assert len(SCENARIOS) >= 10
-    for path in SCENARIOS:
+    assert {"conv1d", "linear"} <= {name for name, _ in PACK_SAMPLES}
+    for _, path in PACK_SAMPLES:
         assert expectation(path)
 
 
-@pytest.mark.parametrize("path", sorted(SAMPLES.glob("bug_*.py")), ids=lambda p: p.stem)
-def test_each_sample_bug_gets_its_own_hint_wherever_it_loses_points(path: Path, config) -> None:
+@pytest.mark.parametrize(("pack", "path"), BUG_SAMPLES, ids=[f"{n}/{p.stem}" for n, p in BUG_SAMPLES])
+def test_each_sample_bug_gets_its_own_hint_wherever_it_loses_points(pack: str, path: Path) -> None:
     fingerprint = expectation(path)["hint"]
-    result = grade(path, config)
+    result = grade(path, config_for(pack))
     failed = [t for t in result.tests() if t.status != "passed"]
     assert failed
     assert {t.mistake for t in failed} == {fingerprint}, [(t.name, t.mistake) for t in failed]

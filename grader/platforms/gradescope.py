@@ -77,7 +77,7 @@ def build_wheel() -> tuple[str, bytes]:
         "Metadata-Version: 2.1",
         f"Name: {DISTRIBUTION}",
         f"Version: {version}",
-        f"Requires-Python: {dist.metadata.get('Requires-Python') or '>=3.11'}",
+        f"Requires-Python: {(dist.metadata.get_all('Requires-Python') or ['>=3.11'])[0]}",
         *(f"Requires-Dist: {r}" for r in requires),
     ]
     info = f"{base}.dist-info"

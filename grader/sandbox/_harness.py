@@ -32,7 +32,7 @@ import time
 import traceback
 import types
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal, cast
 
 import numpy as np
 
@@ -202,13 +202,13 @@ def _describe(name: str, value: object) -> tuple[dict[str, Any], np.ndarray | No
         entry["kind"], entry["scalar"] = "bool", bool(value)
     elif isinstance(value, int | _np_integer):
         entry["kind"] = "int"
-        number = int(value)  # type: ignore[call-overload]
+        number = int(value)
         if _INT64_MIN <= number <= _UINT64_MAX:
             entry["scalar"] = number
         else:
             entry["note"] = "integer outside the 64-bit range"
     elif isinstance(value, float | _np_floating):
-        entry["kind"], entry["scalar"] = "float", float(value)  # type: ignore[arg-type]
+        entry["kind"], entry["scalar"] = "float", float(value)
     elif value is None:
         entry["kind"] = "none"
     else:
@@ -219,12 +219,13 @@ def _describe(name: str, value: object) -> tuple[dict[str, Any], np.ndarray | No
 def _send_array(sock: socket.socket, array: np.ndarray) -> None:
     """Stream the raw bytes in C order without building them in memory: a broadcast view may be huge."""
     if array.flags.c_contiguous:
-        sock.sendall(memoryview(array.reshape(-1)).cast("B"))
+        sock.sendall(array.reshape(-1).data.cast("B"))
         return
     buffersize = max(_CHUNK_BYTES // max(array.itemsize, 1), 1)
-    flags = ["external_loop", "buffered", "zerosize_ok"]
+    flags: list[Literal["external_loop", "buffered", "zerosize_ok"]] = ["external_loop", "buffered", "zerosize_ok"]
     for chunk in np.nditer(array, flags=flags, buffersize=buffersize, order="C"):
-        sock.sendall(chunk.tobytes("C"))
+        # With external_loop each item is one 1-d chunk, not the tuple NumPy's stubs describe.
+        sock.sendall(cast(np.ndarray, chunk).tobytes("C"))
 
 
 def _frame(header: dict[str, Any], arrays: list[np.ndarray]) -> bytes | None:
@@ -279,10 +280,10 @@ class Harness:
             following = plan[position + 1][0] if position + 1 < len(plan) else None
             hold = (
                 header.get("group", False)
-                and call["call"] == "output_size"
+                and call.get("group", False)
                 and reply["seconds"] < _HOLD_SECONDS
                 and following is not None
-                and following["call"] == "output_size"
+                and following.get("group", False)
             )
             self._answer(reply, arrays, hold=hold)
 
@@ -411,26 +412,38 @@ class Harness:
         return reply, payload
 
     def _invoke(self, header: dict[str, Any], arrays: dict[str, np.ndarray], phase: _Phase) -> dict[str, object]:
-        module = self._module
-        op = header["call"]
-        if op == "output_size":
-            phase.where = "get_conv1d_output_size"
-            size_fn: Callable[..., object] = module.get_conv1d_output_size  # type: ignore[union-attr]
-            return {"size": size_fn(*header["sizes"])}
-        phase.where = "__init__"
-        layer: Any = module.Conv1d(*header["layer"])  # type: ignore[union-attr]
-        layer.weight = arrays["weight"]
-        layer.bias = arrays["bias"]
-        phase.where = "forward"
-        out = layer.forward(arrays["x"])
-        if op == "forward":
-            return {"out": out}
-        if header.get("forward_key") is not None:
-            # The forward stage's own reply, before backward can hang or crash; a fresh CPU allowance after it.
-            self._send(header["forward_key"], {"out": out}, None)
-            phase.forward_reported = True
-            self._started = _clock()
-            self._arm_cpu_limit(header.get("cpu"))
-        phase.where = "backward"
-        dx = layer.backward(arrays["delta"])
-        return {"dx": dx, "grad_weight": layer.grad_weight, "grad_bias": layer.grad_bias}
+        """Run the call's steps (``grader.runner.Step``, as JSON): the program the grader declared, the only
+        thing that says which names of the module are called and how. Nothing here knows an assignment."""
+        module: Any = self._module
+        target: Any = None
+        values: dict[str, object] = {}
+        for step in header["steps"]:
+            action, name = step["action"], step["name"]
+            if step.get("where") is not None:
+                phase.where = step["where"]
+            if action == "report":
+                # The first stage's own reply, before the rest can hang or crash; a fresh CPU allowance after it.
+                self._send(header["forward_key"], values, None)
+                phase.forward_reported = True
+                values = {}
+                self._started = _clock()
+                self._arm_cpu_limit(header.get("cpu"))
+                continue
+            args = [arrays[a["input"]] if "input" in a else a["value"] for a in step["args"]]
+            result: object = None
+            if action == "call":
+                function: Callable[..., object] = getattr(module, name)
+                result = function(*args)
+            elif action == "new":
+                target = result = getattr(module, name)(*args)
+            elif action == "set":
+                setattr(target, name, args[0])
+            elif action == "method":
+                result = getattr(target, name)(*args)
+            elif action == "get":
+                result = getattr(target, name)
+            else:
+                raise ValueError(f"unknown step {action!r}")  # a grader bug: blamed on the step, seen in tests
+            if step.get("save") is not None:
+                values[step["save"]] = result
+        return values

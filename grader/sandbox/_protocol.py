@@ -26,7 +26,7 @@ import numpy as np
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from grader.compare import usable_scalar
-from grader.runner import Call, Failure, Limits, ValueKind, Where
+from grader.runner import MAX_VALUE_NAME, MAX_VALUES, Call, Failure, Limits, ValueKind
 
 LENGTH = struct.Struct(">I")
 MAX_HEADER_BYTES = 256 * 1024
@@ -58,13 +58,6 @@ def _known_dtype(dtype: str) -> str:
     return dtype
 
 
-VALUE_NAMES: Mapping[str, frozenset[str]] = {
-    "output_size": frozenset({"size"}),
-    "forward": frozenset({"out"}),
-    "backward": frozenset({"dx", "grad_weight", "grad_bias"}),
-}
-
-
 class ProtocolError(Exception):
     """The sandbox sent something that is not a well-formed reply."""
 
@@ -74,7 +67,8 @@ class _Strict(BaseModel):
 
 
 class WireFailure(_Strict):
-    where: Where
+    where: Annotated[str, Field(max_length=200)]
+    """A step's label as the call declared it, or the harness's own (``compile``, ``import``)."""
     type: Annotated[str, Field(max_length=200)]
     message: Annotated[str, Field(max_length=2100)]
     line: Annotated[int, Field(ge=0, le=_MAX_LINE)] | None
@@ -94,7 +88,8 @@ class WireArray(_Strict):
 
 
 class WireValue(_Strict):
-    name: Literal["size", "out", "dx", "grad_weight", "grad_bias"]
+    name: Annotated[str, Field(min_length=1, max_length=MAX_VALUE_NAME)]
+    """One of the value names the call declared (checked against it in :func:`check_call_reply`)."""
     kind: Literal["ndarray", "ndarray_subclass", "list", "tuple", "int", "float", "bool", "none", "other"]
     type_name: Annotated[str, Field(max_length=300)]
     scalar: bool | int | float | None
@@ -124,9 +119,9 @@ class CallReply(_Strict):
     op: Literal["call"]
     key: Annotated[str, Field(max_length=200)]
     status: Literal["ok", "error"]
-    values: Annotated[list[WireValue], Field(max_length=3)]
+    values: Annotated[list[WireValue], Field(max_length=MAX_VALUES)]
     failure: WireFailure | None
-    blobs: Annotated[list[Annotated[int, Field(ge=0, le=_MAX_BLOB_BYTES)]], Field(max_length=3)]
+    blobs: Annotated[list[Annotated[int, Field(ge=0, le=_MAX_BLOB_BYTES)]], Field(max_length=MAX_VALUES)]
     seconds: Annotated[float, Field(ge=0, allow_inf_nan=False)]
     """The harness's own timing of the stage: shown to the student, never used for a limit."""
 
@@ -166,11 +161,10 @@ def encode_calls(calls: Sequence[Call], limits: Limits) -> EncodedCalls:
         headers.append(
             {
                 "key": call.key,
-                "call": call.op,
+                "steps": [step.to_wire() for step in call.steps],
                 "arrays": specs,
-                "layer": list(call.layer) if call.layer is not None else None,
-                "sizes": list(call.sizes) if call.sizes is not None else None,
                 "forward_key": call.forward_key,
+                "group": call.group,
                 "cpu": call.cpu_seconds if call.cpu_seconds is not None else limits.cpu_seconds,
                 "forward_cpu": call.forward_cpu_seconds if call.forward_cpu_seconds is not None else limits.cpu_seconds,
             }
@@ -182,7 +176,7 @@ def encode_calls(calls: Sequence[Call], limits: Limits) -> EncodedCalls:
 def load_request(source: str, filename: str, marker: str, calls: EncodedCalls, first: int, *, group: bool) -> bytes:
     """Compile and load ``source`` as module ``nn``; if that works, run the calls from index ``first`` on. The
     harness writes ``marker`` to its output before each reply. With ``group``, the replies of consecutive
-    output-size calls (a single test, each call a trivial one) go out together, in one send."""
+    calls marked :attr:`~grader.runner.Call.group` (trivial calls) go out together, in one send."""
     header = {
         "op": "load",
         "source": source,
@@ -224,10 +218,11 @@ def check_call_reply(reply: Reply, call: Call) -> CallReply:
     if reply.key != call.key:
         raise ProtocolError(f"reply is for {reply.key[:80]!r}, not {call.key!r}")
     names = [v.name for v in reply.values]
-    if len(set(names)) != len(names) or not set(names) <= VALUE_NAMES[call.op]:
-        raise ProtocolError(f"unexpected values {names} for a {call.op} call")
-    if reply.status == "ok" and set(names) != VALUE_NAMES[call.op]:
-        raise ProtocolError(f"values {names} incomplete for a {call.op} call")
+    declared = set(call.outputs)
+    if len(set(names)) != len(names) or not set(names) <= declared:
+        raise ProtocolError(f"unexpected values {names} for {call.key!r}")
+    if reply.status == "ok" and set(names) != declared:
+        raise ProtocolError(f"values {names} incomplete for {call.key!r}")
     if sum(v.array is not None for v in reply.values) != len(reply.blobs):
         raise ProtocolError("the number of array blobs does not match the values")
     return reply

@@ -18,6 +18,7 @@ from grader.errors import SandboxUnavailable
 from grader.runner import (
     Call,
     CallOutcome,
+    CallStatus,
     CgroupLayer,
     Isolation,
     Limits,
@@ -26,7 +27,7 @@ from grader.runner import (
     Returned,
     RunReport,
     SeccompLayer,
-    Where,
+    Step,
 )
 from grader.sandbox._cgroup import SandboxCgroup
 from grader.sandbox._constants import CPU_LIMIT_EXIT, HARNESS_FAILED
@@ -62,13 +63,6 @@ RLIMIT_NPROC (which counts per uid) is a per-sandbox limit."""
 _UID_COUNT = 4096
 _LEASE_DIR = Path("/run/conv1d-grader/uid-leases")
 
-_PHASE: dict[str, Where] = {
-    "output_size": "get_conv1d_output_size",
-    "forward": "forward",
-    "backward": "backward",
-}
-
-
 class _UidLease:
     """A uid no other sandbox on this host is using, held by an flock on a file under /run.
 
@@ -98,7 +92,7 @@ class _UidLease:
         os.close(self._fd)
 
 
-_SELF_TEST = "def get_conv1d_output_size(input_size, kernel_size, stride):\n    return 3\n"
+_SELF_TEST = "def answer(a, b):\n    return a + b\n"
 """What :meth:`SandboxRunner.self_test` runs: the smallest file the harness loads and calls."""
 
 
@@ -140,7 +134,7 @@ class SandboxRunner:
     def self_test(self) -> Isolation:
         """Start a real sandbox and run a trivial call in it: the isolation it ran under when that worked, a
         :class:`SandboxStartError` (a grader fault) when it did not. For health checks and ``doctor``."""
-        call = Call("self-test", "output_size", sizes=(5, 3, 1))
+        call = Call("self-test", "call", (Step("call", "answer", (1, 2), save="size"),))
         report = self.run(_SELF_TEST, "self_test.py", [call], Limits())
         outcome = report.calls[0] if report.calls else None
         answered = outcome is not None and outcome.status == "ok" and outcome.values["size"].scalar == 3
@@ -297,7 +291,7 @@ class _Submission:
         self._received = 0
         self._sandbox: Sandbox | None = None
         self._grouped = True
-        """Whether sandboxes send the replies of consecutive output-size calls together; off for the rest of
+        """Whether sandboxes send the replies of consecutive grouped calls together; off for the rest of
         the run once such a group is cut short, so that the calls are then answered (and blamed) one by one."""
 
     def run(self) -> RunReport:
@@ -400,7 +394,8 @@ class _Submission:
         sandbox = self._sandbox
         assert sandbox is not None
         outcomes: list[CallOutcome] = []
-        count, stages, at = 0, [], 0
+        count, at = 0, 0
+        stages: tuple[Call, ...] = ()
         started = time.monotonic()
         try:
             for count, index in enumerate(range(first, len(self._calls)), start=1):
@@ -435,7 +430,7 @@ class _Submission:
                 self._grouped = False
                 self._stop()
                 return outcomes, count - 1
-            status, detail = self._trouble(exc, _PHASE[stage.op], _allowance(stage, self._limits))
+            status, detail = self._trouble(exc, stage.where, _allowance(stage, self._limits))
             output = sandbox.take_output()
             self._stop()
             # The stage that was running gets the verdict; a backward stage that never started shares it.
@@ -449,14 +444,14 @@ class _Submission:
 
     def _lost_held_replies(self, index: int, exc: Exception) -> bool:
         """Whether the sandbox may have been holding this call's reply (and later ones) when it failed: only
-        an output-size call followed by another holds its reply, and only a crash or a hang loses it (a spent
+        a grouped call followed by another holds its reply, and only a crash or a hang loses it (a spent
         CPU cap is final either way)."""
         following = self._calls[index + 1] if index + 1 < len(self._calls) else None
         return (
             self._grouped
-            and self._calls[index].op == "output_size"
+            and self._calls[index].group
             and following is not None
-            and following.op == "output_size"
+            and following.group
             and not isinstance(exc, ProtocolError)
             and not (isinstance(exc, LimitExceeded) and exc.kind == "cap")
         )
@@ -512,7 +507,7 @@ class _Submission:
         """Whether the kernel's OOM killer has acted in this sandbox's group since the run began."""
         return self._cgroup is not None and self._cgroup.oom_kills() > self._oom_kills
 
-    def _trouble(self, exc: Exception, phase: str, allowance: float | None = None) -> tuple[str, str]:
+    def _trouble(self, exc: Exception, phase: str, allowance: float | None = None) -> tuple[CallStatus, str]:
         """Status and the runner's account for a stage that did not produce a reply. The one place that
         decides "the grader's fault" (raised) or "a verdict on the submission" (returned)."""
         if isinstance(exc, LimitExceeded) and exc.kind == "start":
@@ -584,7 +579,7 @@ def _tasks(sandbox: Sandbox, cgroup: SandboxCgroup | None) -> Tasks | None:
     pid = sandbox.pid
     if pid is None:
         return None
-    pids: list[int | str] = [pid]
+    pids: list[str] = [str(pid)]
     if cgroup is not None:
         with contextlib.suppress(OSError):
             pids = Path(cgroup.procs_files[0]).read_text().split()
@@ -597,13 +592,9 @@ def _process_cpu_seconds(sandbox: Sandbox) -> float | None:
     return cpu_seconds_of(pid) if pid is not None else None
 
 
-def _stages(call: Call) -> list[Call]:
-    """What a call answers, in order: the forward stage it reports under ``forward_key``, then itself."""
-    if call.forward_key is None:
-        return [call]
-    inputs = {name: array for name, array in call.arrays.items() if name != "delta"}
-    forward = Call(call.forward_key, "forward", layer=call.layer, arrays=inputs, cpu_seconds=call.forward_cpu_seconds)
-    return [forward, call]
+def _stages(call: Call) -> tuple[Call, ...]:
+    """What a call answers, in order: the first stage it reports under ``forward_key``, then itself."""
+    return call.stages()
 
 
 def _configured(cgroup: SandboxCgroup | None, limits: Limits) -> SandboxCgroup | None:

@@ -19,14 +19,20 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import _fs
-import _libc
-import _limits
-import _seccomp
-import _userns
-from _constants import CHANNEL_FD, HARNESS_FAILED, READY, SETUP_FAILED
+# Siblings by bare name at run time (where the grader package must not be importable); by their
+# package names for the type checker only.
+if TYPE_CHECKING:
+    from grader.sandbox import _fs, _libc, _limits, _seccomp, _userns
+    from grader.sandbox._constants import CHANNEL_FD, HARNESS_FAILED, READY, SETUP_FAILED
+else:
+    import _fs
+    import _libc
+    import _limits
+    import _seccomp
+    import _userns
+    from _constants import CHANNEL_FD, HARNESS_FAILED, READY, SETUP_FAILED
 
 SANDBOX_NAMESPACES = _libc.CLONE_NEWUTS | _libc.CLONE_NEWIPC | _libc.CLONE_NEWNET
 """What the sandbox unshares itself, still root: the zygote made its PID namespace (the sandbox is PID 1 of it)

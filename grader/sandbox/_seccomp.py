@@ -30,9 +30,16 @@ import socket
 import struct
 from dataclasses import dataclass
 from types import ModuleType
+from typing import TYPE_CHECKING
 
-import _libc
-from _constants import LIBSECCOMP_ARCHES, builtin_filter_supported
+# Siblings by bare name at run time (where the grader package must not be importable); by their
+# package names for the type checker only.
+if TYPE_CHECKING:
+    from grader.sandbox import _libc
+    from grader.sandbox._constants import LIBSECCOMP_ARCHES, builtin_filter_supported
+else:
+    import _libc
+    from _constants import LIBSECCOMP_ARCHES, builtin_filter_supported
 
 DENIED: tuple[tuple[str, int], ...] = (
     ("unshare", 272), ("setns", 308),

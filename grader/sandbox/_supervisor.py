@@ -16,11 +16,17 @@ import socket
 import tempfile
 import traceback
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import _libc
-import _sandbox
-from _constants import READY, SETUP_FAILED
+# Siblings by bare name at run time (where the grader package must not be importable); by their
+# package names for the type checker only.
+if TYPE_CHECKING:
+    from grader.sandbox import _libc, _sandbox
+    from grader.sandbox._constants import READY, SETUP_FAILED
+else:
+    import _libc
+    import _sandbox
+    from _constants import READY, SETUP_FAILED
 
 STANDBY_SANDBOXES = 2
 """Sandboxes kept forked and set up ahead of need: enough for a grading thread per core to find one ready."""

@@ -5,8 +5,14 @@ the host's user namespace), where there is no other uid to change to and capabil
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
-import _libc
+# Siblings by bare name at run time (where the grader package must not be importable); by their
+# package names for the type checker only.
+if TYPE_CHECKING:
+    from grader.sandbox import _libc
+else:
+    import _libc
 
 # NOROOT, NO_SETUID_FIXUP, NO_CAP_AMBIENT_RAISE, each with its lock, and KEEP_CAPS locked off: uid 0 in a
 # user namespace gains nothing, and nothing can be raised again.

@@ -51,6 +51,7 @@ import socket
 import struct
 import sys
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 # Siblings as plain modules, from this script's folder (``-I`` leaves it off sys.path): never the ``grader``
 # package, whose code every sandbox would inherit. The folder comes off sys.path again at once, so that
@@ -58,10 +59,16 @@ from types import ModuleType
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, _HERE)
 try:
-    import _fs
-    import _seccomp
-    import _userns
-    from _supervisor import Supervisor
+    # Siblings by bare name at run time (where the grader package must not be importable); by their
+    # package names for the type checker only.
+    if TYPE_CHECKING:
+        from grader.sandbox import _fs, _seccomp, _userns
+        from grader.sandbox._supervisor import Supervisor
+    else:
+        import _fs
+        import _seccomp
+        import _userns
+        from _supervisor import Supervisor
 finally:
     sys.path.remove(_HERE)
 
@@ -70,15 +77,15 @@ finally:
 # solution may be in the memory every sandbox inherits.
 _STUB_SUBMISSION = """
 import numpy as np
-def get_conv1d_output_size(input_size, kernel_size, stride):
+def size(n):
     return 0
-class Conv1d:
-    def __init__(self, in_channels, out_channels, kernel_size, stride):
+class Layer:
+    def __init__(self, n):
         pass
     def forward(self, x):
         return np.zeros(1)
     def backward(self, delta):
-        self.grad_weight = self.grad_bias = np.zeros(1)
+        self.grad = np.zeros(1)
         return np.zeros(1)
 """
 
@@ -100,10 +107,18 @@ def _warm_up(harness: ModuleType) -> None:
 
     arrays = {"weight": np.ones((2, 1, 2)), "bias": np.ones(2), "x": np.ones((1, 1, 4)), "delta": np.ones((1, 2, 3))}
     specs = [{"name": name, "dtype": array.dtype.str, "shape": list(array.shape)} for name, array in arrays.items()]
+    def step(action: str, name: str, args: list[dict[str, object]], save: str | None = None) -> dict[str, object]:
+        where = "__init__" if action == "new" else name if action in ("call", "method") else None
+        return {"action": action, "name": name, "args": args, "save": save, "where": where}
+
+    layer = [step("new", "Layer", [{"value": 1}]), step("set", "weight", [{"input": "weight"}])]
+    forward = step("method", "forward", [{"input": "x"}], "out")
+    backward = [step("method", "backward", [{"input": "delta"}], "dx"), step("get", "grad", [], "grad")]
+    report = step("report", "", [])
     calls = [
-        {"key": "size", "call": "output_size", "sizes": [4, 2, 1], "arrays": [], "cpu": 1.0},
-        {"key": "forward", "call": "forward", "layer": [1, 2, 2, 1], "arrays": specs[:3], "cpu": 1.0},
-        {"key": "backward", "call": "backward", "layer": [1, 2, 2, 1], "arrays": specs, "forward_key": "forward/"},
+        {"key": "size", "steps": [step("call", "size", [{"value": 4}], "size")], "arrays": [], "cpu": 1.0},
+        {"key": "forward", "steps": [*layer, forward], "arrays": specs[:3], "cpu": 1.0},
+        {"key": "backward", "steps": [*layer, forward, report, *backward], "arrays": specs, "forward_key": "forward/"},
     ]
     blobs = [array.tobytes() for array in arrays.values()]
     blobs = blobs[:3] + blobs

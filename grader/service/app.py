@@ -71,7 +71,8 @@ def _page_headers(page: str) -> dict[str, str]:
 
 
 def _backend(request: Request) -> Backend:
-    return request.app.state.backend  # type: ignore[no-any-return]
+    backend: Backend = request.app.state.backend
+    return backend
 
 
 def _docs_asset(name: str) -> bytes:
@@ -184,23 +185,53 @@ def create_app(
 
     # --- students -----------------------------------------------------------------------------------
 
-    @app.post(
-        "/submissions",
-        tags=["students"],
-        responses={
-            202: {"description": "Not graded yet (`status` queued or running): poll `GET /submissions/{id}`"},
-            400: {"model": ErrorBody, "description": "Empty, binary (NUL bytes) or not UTF-8"},
-            401: {"model": ErrorBody, "description": "No student token (outside development mode)"},
-            408: {"model": ErrorBody, "description": "The body did not arrive in time"},
-            409: {"description": "Your previous upload is still queued or running: `detail` and `in_flight` (its id)"},
-            413: {"model": ErrorBody, "description": "Larger than the upload limit (1 MiB by default)"},
-            422: {"model": ErrorBody, "description": "No `file` field, or an invalid `student`"},
-            429: {"model": ErrorBody, "description": "Too many uploads: retry after `Retry-After` seconds"},
-            500: {"description": "The grader failed (not the student's fault); the file is stored, with its `id`"},
-            503: {"model": ErrorBody, "description": "At capacity: retry after `Retry-After` seconds"},
-            507: {"model": ErrorBody, "description": "Over your storage quota"},
-        },
-    )
+    upload_responses: dict[int | str, dict[str, Any]] = {
+        202: {"description": "Not graded yet (`status` queued or running): poll `GET /submissions/{id}`"},
+        400: {"model": ErrorBody, "description": "Empty, binary (NUL bytes) or not UTF-8"},
+        401: {"model": ErrorBody, "description": "No student token (outside development mode)"},
+        404: {"model": ErrorBody, "description": "No such assignment here (see `GET /assignments`)"},
+        408: {"model": ErrorBody, "description": "The body did not arrive in time"},
+        409: {"description": "Your previous upload is still queued or running: `detail` and `in_flight` (its id)"},
+        413: {"model": ErrorBody, "description": "Larger than the upload limit (1 MiB by default)"},
+        422: {"model": ErrorBody, "description": "No `file` field, or an invalid `student`"},
+        429: {"model": ErrorBody, "description": "Too many uploads: retry after `Retry-After` seconds"},
+        500: {"description": "The grader failed (not the student's fault); the file is stored, with its `id`"},
+        503: {"model": ErrorBody, "description": "At capacity: retry after `Retry-After` seconds"},
+        507: {"model": ErrorBody, "description": "Over your storage quota"},
+    }
+
+    async def hand_in(
+        request: Request,
+        assignment: str | None,
+        file: UploadFile,
+        student: str | None,
+        wait: float | None,
+        authorization: str | None,
+        cookie: str | None,
+    ) -> JSONResponse:
+        backend = _backend(request)
+        who = await caller(request, authorization, cookie)
+        # Bounded: the body limit already capped what was spooled; this reads one byte past the file limit at most
+        # the slack, enough for the size check to name the real size.
+        data = await file.read(limit + MULTIPART_SLACK + 1)
+        submission_id = await backend.accept(
+            data=data, filename=file.filename, student=student, caller=who, assignment=assignment
+        )
+        timeout = settings.wait_seconds if wait is None else min(wait, settings.wait_seconds)
+        record = await backend.settled(submission_id, timeout)
+        view = await backend.view_for(who, record)
+        if record.state in PENDING:
+            return JSONResponse(view, status_code=202, headers={"Location": f"/submissions/{submission_id}"})
+        # A grader fault is HTTP 500 at this boundary (as everywhere); the body still carries the id, since the
+        # file is stored and a re-grade will produce its verdict.
+        return JSONResponse(view, status_code=500 if record.state == "error" else 200)
+
+    @app.get("/assignments", tags=["students"])
+    async def assignments(request: Request) -> dict[str, Any]:
+        """What may be handed in here: each assignment, its questions and points; the default one first."""
+        return {"assignments": _backend(request).assignments()}
+
+    @app.post("/submissions", tags=["students"], responses=upload_responses)
     async def submit(
         request: Request,
         file: Annotated[UploadFile, File(description="The student's nn.py")],
@@ -213,22 +244,27 @@ def create_app(
         authorization: Authorization = None,
         cookie: StudentCookie = None,
     ) -> JSONResponse:
-        """Hand in nn.py as the student of the token (`Authorization: Bearer <token>`, or the personal link's
-        cookie): the verdict (as `grade --json`, plus `id`), or 202 with the id if grading takes longer."""
-        backend = _backend(request)
-        who = await caller(request, authorization, cookie)
-        # Bounded: the body limit already capped what was spooled; this reads one byte past the file limit at most
-        # the slack, enough for the size check to name the real size.
-        data = await file.read(limit + MULTIPART_SLACK + 1)
-        submission_id = await backend.accept(data=data, filename=file.filename, student=student, caller=who)
-        timeout = settings.wait_seconds if wait is None else min(wait, settings.wait_seconds)
-        record = await backend.settled(submission_id, timeout)
-        view = await backend.view_for(who, record)
-        if record.state in PENDING:
-            return JSONResponse(view, status_code=202, headers={"Location": f"/submissions/{submission_id}"})
-        # A grader fault is HTTP 500 at this boundary (as everywhere); the body still carries the id, since the
-        # file is stored and a re-grade will produce its verdict.
-        return JSONResponse(view, status_code=500 if record.state == "error" else 200)
+        """Hand in nn.py for the default assignment as the student of the token (`Authorization: Bearer <token>`,
+        or the personal link's cookie): the verdict (as `grade --json`, plus `id`), or 202 with the id if grading
+        takes longer."""
+        return await hand_in(request, None, file, student, wait, authorization, cookie)
+
+    @app.post("/assignments/{assignment}/submissions", tags=["students"], responses=upload_responses)
+    async def submit_for(
+        request: Request,
+        assignment: str,
+        file: Annotated[UploadFile, File(description="The student's nn.py")],
+        student: Annotated[
+            str | None, Form(description="Student id, for the gradebook (development mode only; else the token's)")
+        ] = None,
+        wait: Annotated[
+            float | None, Query(ge=0, description="Seconds to wait for the verdict (0: answer 202 at once)")
+        ] = None,
+        authorization: Authorization = None,
+        cookie: StudentCookie = None,
+    ) -> JSONResponse:
+        """Hand in nn.py for the named assignment (`GET /assignments` lists them), as `POST /submissions` does."""
+        return await hand_in(request, assignment, file, student, wait, authorization, cookie)
 
     @app.get("/submissions/{submission_id}", tags=["students"], responses={404: {"model": ErrorBody}})
     async def get_submission(
@@ -250,9 +286,14 @@ def create_app(
         return instructor_view(record) if who.role == "instructor" else await backend.view_for(who, record)
 
     @app.get("/students/me", tags=["students"], responses={401: {"model": ErrorBody}})
-    async def me(request: Request, authorization: Authorization = None, cookie: StudentCookie = None) -> Any:
+    async def me(
+        request: Request,
+        authorization: Authorization = None,
+        cookie: StudentCookie = None,
+        assignment: Annotated[str | None, Query(description="An assignment's name; default: the service's")] = None,
+    ) -> Any:
         """Who you are, your due dates, your submissions (newest first) and the one whose score counts."""
-        return await _backend(request).me(await caller(request, authorization, cookie))
+        return await _backend(request).me(await caller(request, authorization, cookie), assignment)
 
     # --- instructors --------------------------------------------------------------------------------
 
@@ -262,11 +303,12 @@ def create_app(
         authorization: Authorization = None,
         student: str | None = None,
         limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
+        assignment: str | None = None,
     ) -> dict[str, Any]:
-        """Submissions, newest first, optionally of one student. Instructor token required."""
+        """Submissions, newest first, optionally of one student or one assignment. Instructor token required."""
         backend = _backend(request)
         backend.require_instructor(authorization)
-        return {"submissions": await backend.listing(student, limit)}
+        return {"submissions": await backend.listing(student, limit, assignment)}
 
     @app.get("/submissions/{submission_id}/file", tags=["instructors"], response_class=Response)
     async def download(request: Request, submission_id: str, authorization: Authorization = None) -> Response:
@@ -289,12 +331,15 @@ def create_app(
         return await backend.regrade_one(submission_id)
 
     @app.get("/gradebook.csv", tags=["instructors"], response_class=Response)
-    async def gradebook(request: Request, authorization: Authorization = None) -> Response:
-        """One row per student: latest, best and counted submission. Instructor token required."""
+    async def gradebook(
+        request: Request, authorization: Authorization = None, assignment: str | None = None
+    ) -> Response:
+        """One row per student: latest, best and counted submission, for one assignment (default: the service's).
+        Instructor token required."""
         backend = _backend(request)
         backend.require_instructor(authorization)
         return Response(
-            await backend.gradebook(),
+            await backend.gradebook(assignment),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": 'attachment; filename="gradebook.csv"'},
         )
@@ -307,11 +352,14 @@ def create_app(
         return await backend.regrade()
 
     @app.get("/overview", tags=["instructors"])
-    async def overview(request: Request, authorization: Authorization = None) -> dict[str, Any]:
-        """The class: each student's counted score, the pass rate per test and the most common mistakes."""
+    async def overview(
+        request: Request, authorization: Authorization = None, assignment: str | None = None
+    ) -> dict[str, Any]:
+        """The class, for one assignment (default: the service's): each student's counted score, the pass rate per
+        test and the most common mistakes. Instructor token required."""
         backend = _backend(request)
         backend.require_instructor(authorization)
-        return await backend.overview()
+        return await backend.overview(assignment)
 
     @app.post("/roster", tags=["instructors"], responses={422: {"model": ErrorBody}})
     async def import_roster(

@@ -18,9 +18,10 @@ from datetime import datetime
 from pathlib import PurePath
 from typing import Any, Literal
 
-from grader.config import Config, load_config
+from grader.config import Config, for_assignment, load_config
 from grader.errors import SubmissionSyntaxError
 from grader.models import Isolation
+from grader.registry import available, get_pack
 from grader.runner import Runner
 from grader.service.deadlines import Deadline, before_due_view, counted, standing
 from grader.service.errors import (
@@ -112,7 +113,7 @@ class Backend:
     def __init__(self, settings: ServiceSettings, config: Config, runner: Runner | None) -> None:
         self.settings = settings
         self.config = config
-        self.store = Store(settings.database())
+        self.store = Store(settings.database(), default_assignment=config.assignment)
         self.pool = GradingPool(
             self.store,
             config,
@@ -183,8 +184,41 @@ class Backend:
 
     # --- students ---------------------------------------------------------------------------------------
 
+    def assignment(self, name: str | None) -> str:
+        """The installed assignment ``name`` (None: the service's default, the config's); 404 for another."""
+        if name is None:
+            return self.config.assignment
+        if name not in available():
+            raise NotFound(f"No assignment {name!r} here: see GET /assignments.")
+        return name
+
+    def assignments(self) -> list[dict[str, Any]]:
+        """What students may hand in for: each installed pack, its questions and points (the default first)."""
+        names = sorted(available(), key=lambda name: name != self.config.assignment)
+        listed = []
+        for name in names:
+            pack, config = get_pack(name), for_assignment(self.config, name)
+            questions = pack.questions(config.rubric)
+            listed.append(
+                {
+                    "name": name,
+                    "title": pack.title,
+                    "default": name == self.config.assignment,
+                    "filename": pack.handout.filename,
+                    "questions": [{"id": q.id, "title": q.title, "points": q.points} for q in questions],
+                    "max_score": sum(q.points for q in questions),
+                }
+            )
+        return listed
+
     async def accept(
-        self, *, data: bytes, filename: str | None, student: str | None, caller: Caller | None = None
+        self,
+        *,
+        data: bytes,
+        filename: str | None,
+        student: str | None,
+        caller: Caller | None = None,
+        assignment: str | None = None,
     ) -> str:
         """Check, store (durably) and queue an upload; its id. Raises before storing anything it refuses.
 
@@ -193,6 +227,7 @@ class Backend:
         limit (429, checked last so that a refused upload never costs a token), the pool's capacity (503).
         """
         caller = caller or Caller("anonymous")
+        assignment = self.assignment(assignment)
         if caller.student is not None:
             student_id: str | None = caller.student.id
             student = caller.student.id
@@ -212,7 +247,7 @@ class Backend:
             await asyncio.to_thread(refuse_bad_bytes, data, self.config.limits.max_upload_bytes)
             if student_id is not None:
                 self.buckets.take(student_id)
-            submission_id = await self._store(data, filename, student, student_id)
+            submission_id = await self._store(data, filename, student, student_id, assignment)
         except BaseException:
             if student_id is not None:
                 self._leave_flight(student_id, "")
@@ -223,12 +258,14 @@ class Backend:
         self.pool.submit(submission_id)
         return submission_id
 
-    async def _store(self, data: bytes, filename: str | None, student: str | None, student_id: str | None) -> str:
+    async def _store(
+        self, data: bytes, filename: str | None, student: str | None, student_id: str | None, assignment: str
+    ) -> str:
         self.pool.reserve()
         try:
             name = PurePath((filename or "nn.py").replace("\\", "/")).name[:255] or "nn.py"
             return await asyncio.to_thread(
-                self.store.add, student=student, filename=name, data=data, student_id=student_id
+                self.store.add, student=student, filename=name, data=data, student_id=student_id, assignment=assignment
             )
         except BaseException:
             self.pool.release()
@@ -308,14 +345,16 @@ class Backend:
             student = await asyncio.to_thread(self.store.student, record.student_id)
         return self.student_view(record, student)
 
-    async def me(self, caller: Caller) -> dict[str, Any]:
-        """The page's start: who the student is, their deadline, their history and the score that counts."""
+    async def me(self, caller: Caller, assignment: str | None = None) -> dict[str, Any]:
+        """The page's start: who the student is, their deadline, their history and the score that counts, for one
+        assignment (default: the service's)."""
+        assignment = self.assignment(assignment)
         if caller.student is None:
             if self.settings.dev:
                 return {"student": None, "dev": True, "history": [], "counted": None}
             raise Unauthorized("Open your personal link: your instructor sent it to you.")
         student = caller.student
-        records = await asyncio.to_thread(self._history, student.id)
+        records = await asyncio.to_thread(self._history, student.id, assignment)
         deadline = self.deadline(student)
         before_due = deadline.due is not None and not deadline.passed()
         shown = [self._as_shown(r, before_due) for r in records]
@@ -328,6 +367,7 @@ class Backend:
             history.append(item)
         return {
             "student": {"id": student.id, "name": student.name},
+            "assignment": assignment,
             "dev": self.settings.dev,
             "deadline": deadline.summary(),
             "before_due": before_due,
@@ -335,8 +375,10 @@ class Backend:
             "counted": None if best is None else {"id": best.record.id, "score": best.score, **best.standing.summary()},
         }
 
-    def _history(self, student_id: str) -> list[Record]:
-        summaries = [r for r in self.store.recent(limit=10000) if r.student_id == student_id]
+    def _history(self, student_id: str, assignment: str) -> list[Record]:
+        summaries = [
+            r for r in self.store.recent(limit=10000, assignment=assignment) if r.student_id == student_id
+        ]
         return [self.store.get(r.id) or r for r in summaries]
 
     @staticmethod
@@ -349,8 +391,10 @@ class Backend:
 
     # --- instructors ------------------------------------------------------------------------------------
 
-    async def listing(self, student: str | None, limit: int) -> list[dict[str, Any]]:
-        records = await asyncio.to_thread(self.store.recent, student=student, limit=limit)
+    async def listing(self, student: str | None, limit: int, assignment: str | None = None) -> list[dict[str, Any]]:
+        if assignment is not None:
+            assignment = self.assignment(assignment)
+        records = await asyncio.to_thread(self.store.recent, student=student, limit=limit, assignment=assignment)
         students = {s.id: s for s in await asyncio.to_thread(self.store.students)}
         views = []
         for record in records:
@@ -361,10 +405,14 @@ class Backend:
             views.append(view)
         return views
 
-    async def gradebook(self) -> str:
-        records = await asyncio.to_thread(self.store.named)
+    async def gradebook(self, assignment: str | None = None) -> str:
+        """One assignment's gradebook (default: the service's), a column per question of its pack."""
+        assignment = self.assignment(assignment)
+        records = await asyncio.to_thread(self.store.named, assignment)
         students = await asyncio.to_thread(self.store.students)
-        return gradebook_csv(records, self.config.policy, students)
+        config = for_assignment(self.config, assignment)
+        questions = [q.id for q in get_pack(assignment).questions(config.rubric)]
+        return gradebook_csv(records, self.config.policy, students, questions)
 
     async def regrade(self) -> dict[str, Any]:
         """Re-read the grading config (the rubric may have changed) and grade every submission again."""
@@ -422,14 +470,15 @@ class Backend:
             raise NotFound("No student has this id.")
         return student.summary() | {"deadline": self.deadline(student).summary()}
 
-    async def overview(self) -> dict[str, Any]:
-        """The class at a glance: each roster student's counted score, and across the class (each student's
-        latest graded submission) the pass rate per test and the most common mistakes."""
-        return await asyncio.to_thread(self._overview)
+    async def overview(self, assignment: str | None = None) -> dict[str, Any]:
+        """The class at a glance, for one assignment (default: the service's): each roster student's counted
+        score, and across the class (each student's latest graded submission) the pass rate per test and the most
+        common mistakes."""
+        return await asyncio.to_thread(self._overview, self.assignment(assignment))
 
-    def _overview(self) -> dict[str, Any]:
+    def _overview(self, assignment: str) -> dict[str, Any]:
         students = self.store.students()
-        records = self.store.recent(limit=100000)
+        records = self.store.recent(limit=100000, assignment=assignment)
         by_student: dict[str, list[Record]] = {}
         for record in records:
             if record.student_id is not None:
@@ -462,11 +511,11 @@ class Backend:
         mistakes: Counter[str] = Counter()
         hints: dict[str, str] = {}
         for submission_id in latest_ids:
-            record = self.store.get(submission_id)
-            if record is None or record.result is None:
+            latest = self.store.get(submission_id)
+            if latest is None or latest.result is None:
                 continue
             seen: set[str] = set()
-            for test in record.result.tests():
+            for test in latest.result.tests():
                 total[test.name] += 1
                 passed[test.name] += test.status == "passed"
                 question[test.name] = test.question
@@ -475,7 +524,8 @@ class Backend:
                     mistakes[test.mistake] += 1
                     hints.setdefault(test.mistake, test.hint or "")
         return {
-            "max_score": self.config.rubric.q1.points + self.config.rubric.q2.points,
+            "assignment": assignment,
+            "max_score": get_pack(assignment).max_score(for_assignment(self.config, assignment).rubric),
             "policy": {
                 "due": self.config.policy.due.isoformat() if self.config.policy.due else None,
                 "late_due": self.config.policy.late_due.isoformat() if self.config.policy.late_due else None,

@@ -11,30 +11,37 @@ from grader.report import gradebook_csv as write_csv
 from grader.service.deadlines import Deadline, counted, standing
 from grader.service.store import Record, Student
 
-COLUMNS = (
-    "student",
-    "name",
-    "submissions",
-    "late_submissions",
-    "latest_id",
-    "latest_submitted_at",
-    "latest_status",
-    "latest_q1",
-    "latest_q2",
-    "latest_score",
-    "best_id",
-    "best_submitted_at",
-    "best_q1",
-    "best_q2",
-    "best_score",
-    "counted_id",
-    "counted_timing",
-    "counted_score",
-    "max_score",
-)
+
+def columns(questions: Sequence[str] = ("q1", "q2")) -> tuple[str, ...]:
+    """The gradebook's columns for an assignment with these question ids."""
+    return (
+        "student",
+        "name",
+        "submissions",
+        "late_submissions",
+        "latest_id",
+        "latest_submitted_at",
+        "latest_status",
+        *(f"latest_{q}" for q in questions),
+        "latest_score",
+        "best_id",
+        "best_submitted_at",
+        *(f"best_{q}" for q in questions),
+        "best_score",
+        "counted_id",
+        "counted_timing",
+        "counted_score",
+        "max_score",
+    )
 
 
-def _row(student: str, records: list[Record], policy: PolicyConfig, who: Student | None) -> dict[str, str]:
+COLUMNS = columns()
+"""Conv1d's columns, as the gradebook had them before assignment packs."""
+
+
+def _row(
+    student: str, records: list[Record], policy: PolicyConfig, who: Student | None, questions: Sequence[str]
+) -> dict[str, str]:
     row = {"student": student, "name": who.name if who else "", "submissions": str(len(records))}
     if not records:
         return row | {"late_submissions": "0"}
@@ -50,8 +57,7 @@ def _row(student: str, records: list[Record], policy: PolicyConfig, who: Student
         "latest_id": latest.id,
         "latest_submitted_at": latest.submitted_at.isoformat(),
         "latest_status": latest.state,
-        "latest_q1": format_points(latest.q1),
-        "latest_q2": format_points(latest.q2),
+        **{f"latest_{q}": format_points(latest.question_score(q)) for q in questions},
         "latest_score": format_points(latest.score),
         "max_score": format_points((best or latest).max_score),
     }
@@ -59,8 +65,7 @@ def _row(student: str, records: list[Record], policy: PolicyConfig, who: Student
         row |= {
             "best_id": best.id,
             "best_submitted_at": best.submitted_at.isoformat(),
-            "best_q1": format_points(best.q1),
-            "best_q2": format_points(best.q2),
+            **{f"best_{q}": format_points(best.question_score(q)) for q in questions},
             "best_score": format_points(best.score),
         }
     if counts is not None:
@@ -73,14 +78,19 @@ def _row(student: str, records: list[Record], policy: PolicyConfig, who: Student
 
 
 def gradebook_csv(
-    records: Iterable[Record], policy: PolicyConfig | None = None, students: Sequence[Student] = ()
+    records: Iterable[Record],
+    policy: PolicyConfig | None = None,
+    students: Sequence[Student] = (),
+    questions: Sequence[str] = ("q1", "q2"),
 ) -> str:
-    """CSV with a header; ``records`` sorted by student, then oldest first (as :meth:`Store.named` gives them).
-    Every roster student has a row, with or without submissions."""
+    """CSV with a header; ``records`` (of one assignment, with these question ids) sorted by student, then oldest
+    first (as :meth:`Store.named` gives them). Every roster student has a row, with or without submissions."""
     policy = policy or PolicyConfig()
     by_student: dict[str, list[Record]] = {s.id: [] for s in students}
     for record in records:
         by_student.setdefault(record.student or "", []).append(record)
     roster = {s.id: s for s in students}
-    rows = (_row(student, rows, policy, roster.get(student)) for student, rows in sorted(by_student.items()))
-    return write_csv(rows, COLUMNS)
+    rows = (
+        _row(student, rows, policy, roster.get(student), questions) for student, rows in sorted(by_student.items())
+    )
+    return write_csv(rows, columns(questions))

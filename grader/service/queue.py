@@ -19,8 +19,9 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from grader.config import Config
+from grader.config import Config, for_assignment
 from grader.engine import grade
+from grader.errors import GraderError
 from grader.keys import load_key
 from grader.runner import Runner
 from grader.service.fairuse import trim_result
@@ -239,6 +240,12 @@ class GradingPool:
         with self._lock:
             config, digest = self._config, self._digest
         started = time.monotonic()
+        if claim.assignment is not None and claim.assignment != config.assignment:
+            try:
+                config = for_assignment(config, claim.assignment)
+            except GraderError as exc:  # a pack uninstalled since the upload: the bytes stay for a re-grade
+                return self._settle_fault(claim, exc)
+            digest = config_digest(config)
         try:
             # The config's key file, else the service's own (beside its database), never the CLI user's default.
             key = load_key(config.cases.key_file or self._key_file)

@@ -16,13 +16,14 @@ for the generation it claimed, so a grade started under the old rubric can never
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from sqlalchemy import (
     Boolean,
@@ -34,14 +35,16 @@ from sqlalchemy import (
     String,
     Text,
     create_engine,
+    delete,
     event,
     func,
+    insert,
     inspect,
     select,
     text,
     update,
 )
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import CursorResult, Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, deferred, mapped_column, sessionmaker, undefer
 
 from grader.models import Result
@@ -89,6 +92,13 @@ class SubmissionRow(_Base):
     max_score: Mapped[float | None]
     q1: Mapped[float | None]
     q2: Mapped[float | None]
+    """Before assignment packs: the two questions' scores. No longer written; :func:`migrate` copies them into
+    ``scores``."""
+    assignment: Mapped[str | None] = mapped_column(String(64))
+    """The assignment pack the file was handed in for; None only on rows from before packs, until
+    :func:`migrate` gives them the service's default assignment."""
+    scores: Mapped[str | None] = mapped_column(Text)
+    """Per-question scores as JSON (``{"q1": 45.0, ...}``): any pack's questions, with no column per question."""
     config_digest: Mapped[str | None] = mapped_column(String(64))
     error: Mapped[str | None] = mapped_column(Text)
     """The grader fault's message, for the operator."""
@@ -99,6 +109,7 @@ class SubmissionRow(_Base):
         Index("ix_submissions_student", "student", "submitted_at"),
         Index("ix_submissions_state", "state"),
         Index("ix_submissions_student_id", "student_id", "submitted_at"),
+        Index("ix_submissions_assignment", "assignment", "student", "submitted_at"),
     )
 
 
@@ -159,12 +170,18 @@ class Record:
     finished_at: datetime | None
     score: float | None
     max_score: float | None
-    q1: float | None
-    q2: float | None
     config_digest: str | None
     error: str | None
     result: Result | None = None
     student_id: str | None = None
+    assignment: str | None = None
+    """The assignment pack graded; None on a row from before packs that no migration has named yet."""
+    scores: Mapping[str, float] | None = None
+    """Per-question scores by question id; None until graded (or after a grader fault)."""
+
+    def question_score(self, question_id: str) -> float | None:
+        """The score of one question, None when there is none."""
+        return None if self.scores is None else self.scores.get(question_id)
 
     def summary(self) -> dict[str, Any]:
         """Metadata and totals, without the tests (instructor listings)."""
@@ -179,8 +196,8 @@ class Record:
             "finished_at": self.finished_at.isoformat() if self.finished_at else None,
             "score": self.score,
             "max_score": self.max_score,
-            "q1": self.q1,
-            "q2": self.q2,
+            "assignment": self.assignment,
+            "scores": dict(self.scores) if self.scores is not None else None,
             "config_digest": self.config_digest,
             "error": self.error,
         }
@@ -194,6 +211,8 @@ class Claim:
     generation: int
     name: str
     data: bytes
+    assignment: str | None = None
+    """The assignment pack to grade against; None: the service's default."""
 
 
 def _record(row: Any, *, with_result: bool, result: Result | None = None) -> Record:
@@ -209,17 +228,17 @@ def _record(row: Any, *, with_result: bool, result: Result | None = None) -> Rec
         student=row.student,
         filename=row.filename,
         size=row.size,
-        state=row.state,  # type: ignore[arg-type]
+        state=row.state,
         submitted_at=submitted,
         finished_at=finished,
         score=row.score,
         max_score=row.max_score,
-        q1=row.q1,
-        q2=row.q2,
         config_digest=row.config_digest,
         error=row.error,
         result=result,
         student_id=row.student_id,
+        assignment=row.assignment,
+        scores=json.loads(row.scores) if row.scores else None,
     )
 
 
@@ -233,11 +252,11 @@ _RECORD_COLUMNS = (
     SubmissionRow.finished_at,
     SubmissionRow.score,
     SubmissionRow.max_score,
-    SubmissionRow.q1,
-    SubmissionRow.q2,
     SubmissionRow.config_digest,
     SubmissionRow.error,
     SubmissionRow.student_id,
+    SubmissionRow.assignment,
+    SubmissionRow.scores,
 )
 """What a :class:`Record` is made of, but the result (returned by a settling update)."""
 
@@ -293,7 +312,7 @@ def new_token() -> str:
     return secrets.token_urlsafe(TOKEN_BYTES)
 
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """The number of the last step in :data:`_STEPS`."""
 
 
@@ -307,16 +326,42 @@ def _step_1_student_id(connection: Any) -> None:
     )
 
 
-_STEPS: tuple[Callable[[Any], None], ...] = (_step_1_student_id,)
+def _step_2_assignment_scores(connection: Any) -> None:
+    """Databases made before assignment packs: submissions get ``assignment`` and ``scores`` (per-question scores
+    as JSON, for any pack), and the scores kept in the old ``q1``/``q2`` columns move there."""
+    columns = {c["name"] for c in inspect(connection).get_columns("submissions")}
+    if "assignment" not in columns:
+        connection.execute(text("ALTER TABLE submissions ADD COLUMN assignment VARCHAR(64)"))
+    if "scores" not in columns:
+        connection.execute(text("ALTER TABLE submissions ADD COLUMN scores TEXT"))
+    connection.execute(
+        text("CREATE INDEX IF NOT EXISTS ix_submissions_assignment ON submissions (assignment, student, submitted_at)")
+    )
+    legacy = connection.execute(
+        text("SELECT id, q1, q2 FROM submissions WHERE scores IS NULL AND (q1 IS NOT NULL OR q2 IS NOT NULL)")
+    ).all()
+    for submission_id, q1, q2 in legacy:
+        scores = {qid: value for qid, value in (("q1", q1), ("q2", q2)) if value is not None}
+        connection.execute(
+            text("UPDATE submissions SET scores = :scores WHERE id = :id"),
+            {"scores": json.dumps(scores), "id": submission_id},
+        )
 
 
-def migrate(engine: Engine) -> int:
+_STEPS: tuple[Callable[[Any], None], ...] = (_step_1_student_id, _step_2_assignment_scores)
+
+
+def migrate(engine: Engine, default_assignment: str | None = None) -> int:
     """Bring the database to :data:`SCHEMA_VERSION` in place; the version it is at afterwards.
 
     ``create_all`` makes the tables that do not exist (all of them on a new database, the roster's on an old
     one) but never changes an existing table; each step does that, checking before it alters, so a step
     interrupted before its version was recorded is safe to run again. All in one transaction: SQLite's DDL is
     transactional, so a failed upgrade leaves the database as it was.
+
+    With ``default_assignment``, rows from before assignment packs (no ``assignment``) are given it: the service
+    passes its default, which is what those files were graded as. (Data, not schema: it runs at every start, so a
+    store first opened without one, by ``roster import``, still gets its rows named.)
     """
     with engine.begin() as connection:
         _Base.metadata.create_all(connection)
@@ -326,8 +371,12 @@ def migrate(engine: Engine) -> int:
             if number > current:
                 step(connection)
         if current < SCHEMA_VERSION:
-            connection.execute(SchemaVersionRow.__table__.delete())
-            connection.execute(SchemaVersionRow.__table__.insert().values(id=1, version=SCHEMA_VERSION))
+            connection.execute(delete(SchemaVersionRow))
+            connection.execute(insert(SchemaVersionRow).values(id=1, version=SCHEMA_VERSION))
+        if default_assignment is not None:
+            connection.execute(
+                update(SubmissionRow).where(SubmissionRow.assignment.is_(None)).values(assignment=default_assignment)
+            )
         return max(current, SCHEMA_VERSION)
 
 
@@ -363,9 +412,10 @@ def make_engine(url: str, *, durable: bool = True) -> Engine:
 class Store:
     """Submissions in the database. Thread-safe: every method opens its own short session."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, default_assignment: str | None = None) -> None:
+        """``default_assignment``: what rows from before assignment packs were graded as (see :func:`migrate`)."""
         self.engine = make_engine(url)
-        migrate(self.engine)
+        migrate(self.engine, default_assignment)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._relaxed_engine = make_engine(url, durable=False)
         self._relaxed_sessions = sessionmaker(self._relaxed_engine, expire_on_commit=False)
@@ -390,7 +440,15 @@ class Store:
         with self._session() as session:
             session.merge(HealthRow(id=1, checked_at=_now()))
 
-    def add(self, *, student: str | None, filename: str, data: bytes, student_id: str | None = None) -> str:
+    def add(
+        self,
+        *,
+        student: str | None,
+        filename: str,
+        data: bytes,
+        student_id: str | None = None,
+        assignment: str | None = None,
+    ) -> str:
         """Store a new submission as ``queued`` and return its id; committed (durable) on return."""
         submission_id = new_id()
         with self._session() as session:
@@ -399,6 +457,7 @@ class Store:
                     id=submission_id,
                     student=student,
                     student_id=student_id,
+                    assignment=assignment,
                     filename=filename,
                     size=len(data),
                     sha256=hashlib.sha256(data).hexdigest(),
@@ -419,13 +478,21 @@ class Store:
             return None if row is None else _record(row, with_result=with_result)
 
     def recent(
-        self, *, student: str | None = None, limit: int = 1000, with_results: bool = False
+        self,
+        *,
+        student: str | None = None,
+        limit: int = 1000,
+        with_results: bool = False,
+        assignment: str | None = None,
     ) -> list[Record]:
-        """Newest first, without results unless asked (the instructor's class overview reads them)."""
+        """Newest first (of one assignment, when given), without results unless asked (the instructor's class
+        overview reads them)."""
         with self._session() as session:
             query = select(SubmissionRow).order_by(SubmissionRow.submitted_at.desc()).limit(limit)
             if student is not None:
                 query = query.where(SubmissionRow.student == student)
+            if assignment is not None:
+                query = query.where(SubmissionRow.assignment == assignment)
             if with_results:
                 query = query.options(undefer(SubmissionRow.result))
             return [_record(row, with_result=with_results) for row in session.scalars(query)]
@@ -523,12 +590,18 @@ class Store:
                 update(SubmissionRow)
                 .where(SubmissionRow.id == submission_id, SubmissionRow.state == "queued")
                 .values(state="running", started_at=_now())
-                .returning(SubmissionRow.generation, SubmissionRow.student, SubmissionRow.filename, SubmissionRow.data)
+                .returning(
+                    SubmissionRow.generation,
+                    SubmissionRow.student,
+                    SubmissionRow.filename,
+                    SubmissionRow.data,
+                    SubmissionRow.assignment,
+                )
             ).first()
         if claimed is None:
             return None
-        generation, student, filename, data = claimed
-        return Claim(submission_id, generation, student or Path(filename).stem or "nn", data)
+        generation, student, filename, data, assignment = claimed
+        return Claim(submission_id, generation, student or Path(filename).stem or "nn", data, assignment)
 
     def finish(self, claim: Claim, result: Result, config_digest: str) -> Record | None:
         """Store the verdict and return the record; None when a re-grade superseded this claim (the result is
@@ -538,8 +611,7 @@ class Store:
             state=result.status,
             score=result.score,
             max_score=result.max_score,
-            q1=result.question("q1").score,
-            q2=result.question("q2").score,
+            scores=json.dumps({q.id: q.score for q in result.questions}),
             config_digest=config_digest,
             error=None,
             result=result.model_dump_json(),
@@ -549,7 +621,7 @@ class Store:
     def fail(self, claim: Claim, message: str) -> Record | None:
         """Record a grader fault; the bytes stay, so a re-grade can retry."""
         return self._settle(
-            claim, state="error", score=None, max_score=None, q1=None, q2=None, error=message, result=None
+            claim, state="error", score=None, max_score=None, scores=None, error=message, result=None
         )
 
     def _settle(self, claim: Claim, *, held: Result | None = None, **values: Any) -> Record | None:
@@ -580,7 +652,7 @@ class Store:
                 .where(SubmissionRow.id == submission_id)
                 .values(state="queued", generation=SubmissionRow.generation + 1, started_at=None)
             )
-            return bool(done.rowcount)
+            return bool(cast(CursorResult[Any], done).rowcount)
 
     def requeue_all(self) -> list[str]:
         """For a re-grade: every row back to ``queued`` under a new generation; ids oldest first."""
@@ -595,12 +667,15 @@ class Store:
             query = select(SubmissionRow.id).where(SubmissionRow.state.in_(states)).order_by(SubmissionRow.submitted_at)
             return list(session.scalars(query))
 
-    def named(self) -> list[Record]:
-        """Every submission that names a student, by student then oldest first, without results."""
+    def named(self, assignment: str | None = None) -> list[Record]:
+        """Every submission that names a student (of one assignment, when given), by student then oldest first,
+        without results."""
         with self._session() as session:
             query = (
                 select(SubmissionRow)
                 .where(SubmissionRow.student.is_not(None))
                 .order_by(SubmissionRow.student, SubmissionRow.submitted_at)
             )
+            if assignment is not None:
+                query = query.where(SubmissionRow.assignment == assignment)
             return [_record(row, with_result=False) for row in session.scalars(query)]

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from grader.packs.conv1d.calls import layer_call, output_size_call
 from grader.runner import Call, CallOutcome, Limits, RunReport
 from grader.sandbox import SandboxRunner
 from grader.sandbox._layout import sandbox_layout
@@ -52,20 +53,20 @@ def make_calls(seed: int = 0, rounds: int = 2, prefix: str = "") -> list[Call]:
             "bias": rng.normal(size=cout),
         }
         layer = (cin, cout, kernel, stride)
-        calls.append(Call(f"{prefix}output_size/{i}", "output_size", sizes=(size, kernel, stride)))
-        calls.append(Call(f"{prefix}forward/{i}", "forward", layer=layer, arrays=arrays))
+        calls.append(output_size_call(f"{prefix}output_size/{i}", (size, kernel, stride)))
+        calls.append(layer_call(f"{prefix}forward/{i}", "forward", layer, arrays))
         delta = rng.normal(size=(batch, cout, out_size))
-        calls.append(Call(f"{prefix}backward/{i}", "backward", layer=layer, arrays={**arrays, "delta": delta}))
+        calls.append(layer_call(f"{prefix}backward/{i}", "backward", layer, {**arrays, "delta": delta}))
     return calls
 
 
 def expected(call: Call) -> dict[str, object]:
     if call.op == "output_size":
-        assert call.sizes is not None
-        return {"size": get_conv1d_output_size(*call.sizes)}
-    assert call.layer is not None
+        assert call.steps[0].args is not None
+        return {"size": get_conv1d_output_size(*call.steps[0].args)}
+    assert call.steps[0].args is not None
     x, w, b = call.arrays["x"], call.arrays["weight"], call.arrays["bias"]
-    stride = call.layer[3]
+    stride = call.steps[0].args[3]
     if call.op == "forward":
         return {"out": conv1d_forward(x, w, b, stride)}
     dx, grad_weight, grad_bias = conv1d_backward(x, w, call.arrays["delta"], stride)

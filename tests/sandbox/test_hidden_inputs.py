@@ -15,8 +15,8 @@ import pytest
 from sandbox_support import GOOD_SOURCE
 
 from grader import Submission, grade
-from grader.cases import build_cases
 from grader.keys import load_key
+from grader.packs.conv1d.cases import build_cases
 from grader.report import to_gradescope, to_json
 from grader.sandbox import SandboxRunner
 

@@ -21,6 +21,7 @@ import pytest
 from sandbox_support import GOOD_SOURCE, LIMITS, layout_children, make_calls, matches, sandbox_processes
 
 from grader.errors import GraderFault
+from grader.packs.conv1d.calls import layer_call, output_size_call
 from grader.runner import Call
 from grader.sandbox import SandboxRunner, _layout, _process, _zygote_client
 from grader.sandbox._cgroup import SandboxCgroup
@@ -115,7 +116,7 @@ VALUES = {10: np.int64(4), 11: 4.0, 12: True, 13: None, 14: [1, 2], 15: (1.5, 2.
 def get_conv1d_output_size(input_size, kernel_size, stride):
     return VALUES[input_size]
 """
-    calls = [Call(f"size/{n}", "output_size", sizes=(n, 1, 1)) for n in range(10, 20)]
+    calls = [output_size_call(f"size/{n}", (n, 1, 1)) for n in range(10, 20)]
     report = runner.run(source, "nn.py", calls, LIMITS)
     got = {o.key: o.values["size"] for o in report.calls}
     assert (got["size/10"].kind, got["size/10"].scalar, got["size/10"].type_name) == ("int", 4, "numpy.int64")
@@ -167,7 +168,7 @@ def test_calls_past_the_submissions_cpu_cap_are_skipped(runner: SandboxRunner) -
         "import os, time\nstarted = time.process_time()\nwhile time.process_time() - started < 0.3:\n    pass\n"
         "def get_conv1d_output_size(*sizes):\n    os._exit(3)\n"
     )
-    calls = [Call(f"size/{i}", "output_size", sizes=(10, 3, 2)) for i in range(8)]
+    calls = [output_size_call(f"size/{i}", (10, 3, 2)) for i in range(8)]
     limits = dataclasses.replace(LIMITS, total_cpu_seconds=1.0)
     report = runner.run(source, "nn.py", calls, limits)
     statuses = [o.status for o in report.calls]
@@ -195,7 +196,7 @@ def test_a_fault_among_quick_output_size_calls_is_blamed_on_its_own_call(
         f"def get_conv1d_output_size(input_size, kernel_size, stride):\n    if input_size == 13:\n        {fault}\n"
         "    return _size(input_size, kernel_size, stride)\n"
     )
-    calls = [Call(f"size/{n}", "output_size", sizes=(n, 3, 2)) for n in (10, 11, 13, 14, 15)]
+    calls = [output_size_call(f"size/{n}", (n, 3, 2)) for n in (10, 11, 13, 14, 15)]
     report = runner.run(source, "nn.py", calls, LIMITS)
     assert [o.status for o in report.calls] == ["ok", "ok", status, "ok", "ok"]
     assert report.calls[2].detail == detail
@@ -482,12 +483,12 @@ def _alive(*pids: int) -> bool:
 
 
 def _combined(call: Call) -> Call:
-    return dataclasses.replace(call, forward_key=f"stage/{call.key}")
+    return layer_call(call.key, "backward", call.steps[0].args, call.arrays, forward_key=f"stage/{call.key}")
 
 
 def _forward_stage(call: Call) -> Call:
     arrays = {name: array for name, array in call.arrays.items() if name != "delta"}
-    return Call(f"stage/{call.key}", "forward", layer=call.layer, arrays=arrays)
+    return layer_call(f"stage/{call.key}", "forward", call.steps[0].args, arrays)
 
 
 def test_a_combined_call_reports_its_forward_stage_then_itself(runner: SandboxRunner) -> None:
@@ -575,8 +576,8 @@ def test_each_test_gets_exactly_what_it_printed_although_replies_stream_back(
     report = runner.run(TAGGED_PRINTS, "nn.py", calls, LIMITS)
     for outcome, call in zip(report.calls, calls, strict=True):
         if call.op == "output_size":
-            assert call.sizes is not None
-            assert outcome.output == f"size of {call.sizes[0]}\n"
+            assert call.steps[0].args is not None
+            assert outcome.output == f"size of {call.steps[0].args[0]}\n"
         elif call.op == "forward":
             assert outcome.output == f"forward of {call.arrays['x'].shape}\n"
         else:  # backward runs its own forward first
@@ -612,7 +613,7 @@ def test_inputs_a_call_writes_into_do_not_reach_a_later_call_on_the_same_arrays(
 def test_inputs_changed_between_runs_are_sent_again(runner: SandboxRunner) -> None:
     x = np.arange(12.0).reshape(1, 2, 6)
     arrays = {"x": x, "weight": np.ones((3, 2, 2)), "bias": np.zeros(3)}
-    call = Call("forward/0", "forward", layer=(2, 3, 2, 1), arrays=arrays)
+    call = layer_call("forward/0", "forward", (2, 3, 2, 1), arrays)
     assert matches(runner.run(GOOD_SOURCE, "nn.py", [call], LIMITS).calls[0], call)
     x *= -3  # the caller's writable array, changed in place: its plan is stale
     assert matches(runner.run(GOOD_SOURCE, "nn.py", [call], LIMITS).calls[0], call)

@@ -117,7 +117,7 @@ def test_after_the_late_due_date_an_upload_is_stored_marked_and_counts_as_config
 def _record(when: datetime, score: float, name: str) -> Record:
     return Record(
         id=name, student="s", filename="nn.py", size=1, state="graded", submitted_at=when, finished_at=when,
-        score=score, max_score=100, q1=None, q2=None, config_digest=None, error=None, student_id="s",
+        score=score, max_score=100, config_digest=None, error=None, student_id="s",
     )  # fmt: skip
 
 

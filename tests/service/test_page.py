@@ -64,3 +64,21 @@ def test_the_page_polls_when_the_verdict_takes_longer(browser: Any, tmp_path: Pa
         page.close()
     finally:
         server.stop()
+
+
+def test_with_several_assignments_the_student_picks_one(browser: Any, live_server: LiveServer, tmp_path: Path) -> None:
+    linear = Path(__file__).resolve().parents[2] / "grader" / "packs" / "linear" / "samples" / "correct_linear.py"
+    page = browser.new_page()
+    page.goto(live_server.url + "/")
+    picker = page.locator("#assignment")
+    picker.wait_for(state="visible", timeout=10_000)
+    assert picker.locator("option").all_text_contents() == ["Assignment 2 Part A: Conv1d", "Linear layer"]
+    picker.select_option("linear")
+    page.set_input_files("#file", str(linear))
+    page.fill("#student", "rosa")
+    page.click("#submit")
+    page.wait_for_selector("#total", timeout=30_000)
+    assert page.text_content("#total") == "100 / 100"
+    questions = page.locator("h2.question").all_text_contents()
+    assert questions == ["Q1 Linear.forward: 40 / 40", "Q2 Linear.backward: 60 / 60"]
+    page.close()

@@ -26,7 +26,8 @@ from itertools import combinations, permutations
 
 import numpy as np
 
-from grader.runner import Op, Returned
+from grader.packs.conv1d.cases import Op
+from grader.runner import Returned
 from reference import conv1d_backward, conv1d_forward, get_conv1d_output_size
 
 __all__ = ["CAUSE_FIXES", "VARIANTS", "Match", "Variant", "diagnose", "hint_texts"]
@@ -105,6 +106,7 @@ class _Call:
         delta = arrays.get("delta", self.delta)
         if self.component == "grad_bias" and delta is not None:
             return delta.sum(axis=(0, 2))  # all a backward pass does for it: skip the convolutions
+        assert delta is not None, "a gradient is asked of a backward call, which has a delta"
         return conv1d_backward(x, weight, delta, self.stride)[_COMPONENT_INDEX[self.component]]
 
 

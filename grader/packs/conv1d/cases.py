@@ -16,12 +16,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache, cached_property, lru_cache
+from typing import Literal
 
 import numpy as np
 
 from reference import conv1d_backward, conv1d_forward, get_conv1d_output_size
 
 OUTPUT_SIZE_TEST = "test_get_conv1d_output_size"
+
+Op = Literal["output_size", "forward", "backward"]
+"""``output_size`` calls ``get_conv1d_output_size(*sizes)``; ``forward`` builds a layer, assigns
+``weight``/``bias`` and calls ``forward(x)``; ``backward`` does the same and then ``backward(delta)``."""
 
 FORWARD_SECONDS_PER_MAC = 0.6e-6
 """CPU seconds the slowest correct style (five nested Python loops indexing NumPy arrays element by element)
@@ -153,8 +158,17 @@ _X1 = [[[0, 1, -3, -1], [-2, 3, -2, 1]], [[4, 5, -2, 3], [2, -1, -4, 7]]]
 _DELTA1 = [[[2, -1, -1], [2, -2, 3], [2, 2, 1]], [[0, 0, -3], [2, 7, -1], [8, 7, 2]]]
 
 
-def _handout(name: str, title: str, layer: tuple[int, int, int, int], **arrays: np.ndarray) -> LayerCase:
-    return LayerCase(name, title, True, *layer, **arrays)
+def _handout(
+    name: str,
+    title: str,
+    layer: tuple[int, int, int, int],
+    *,
+    weight: np.ndarray,
+    bias: np.ndarray,
+    x: np.ndarray,
+    delta: np.ndarray | None = None,
+) -> LayerCase:
+    return LayerCase(name, title, True, *layer, weight=weight, bias=bias, x=x, delta=delta)
 
 
 def _handout_cases() -> tuple[tuple[LayerCase, ...], tuple[LayerCase, ...]]:
@@ -246,8 +260,8 @@ def _hidden_case(spec: _Spec, rng: np.random.Generator) -> LayerCase:
     bias = _dyadic(rng, (spec.out_channels,))
     if spec.dtype == "int":
         # Two-digit integers times seven-bit weights: products of fourteen bits, too many for float16 too.
-        x = rng.integers(-99, 100, size=shape_x)
-        delta = rng.integers(-9, 10, size=shape_delta)
+        x: np.ndarray = rng.integers(-99, 100, size=shape_x)
+        delta: np.ndarray = rng.integers(-9, 10, size=shape_delta)
     else:
         x = _dyadic(rng, shape_x)
         delta = _dyadic(rng, shape_delta)
@@ -280,7 +294,7 @@ _SIZE_CASES = (
 )
 
 
-def _freeze(array: np.ndarray) -> None:
+def _freeze(array: np.ndarray | None) -> None:
     """Read-only, and so is every array it is a view of (``np.arange(...).reshape(...)`` is one): a case's
     inputs and expected values are computed once and must not change under anyone who holds them."""
     while isinstance(array, np.ndarray):
