@@ -127,11 +127,14 @@ class Supervisor:
             setup_failed = True
         else:
             setup_failed = False
+        # Before the sandbox is activated: once it runs, the grader must already know it started, or a zygote
+        # lost in between would read as a sandbox that never started.
+        self._tell(child, {"pid": child.host_pid})
+        if not setup_failed:
             with contextlib.suppress(OSError):  # a sandbox that died in setup says so through its exit status
                 socket.send_fds(child.activation, [json.dumps(request).encode()], [channel, output])
         os.close(channel)
         os.close(output)
-        self._tell(child, {"pid": child.host_pid})
         if setup_failed:
             os.waitpid(child.pid, 0)
             self._finish(child, SETUP_FAILED << 8)
