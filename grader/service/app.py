@@ -38,6 +38,13 @@ StudentCookie = Annotated[str | None, Cookie(alias=STUDENT_COOKIE, include_in_sc
 DOCS_ASSETS = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css"}
 """Swagger UI's files, served from the ``swagger-ui-py`` package: /docs works without reaching a CDN."""
 
+# The upload's fields, shared by the default assignment's route and the named one's.
+NnFile = Annotated[UploadFile, File(description="The student's nn.py")]
+StudentForm = Annotated[
+    str | None, Form(description="Student id, for the gradebook (development mode only; else the token's)")
+]
+WaitQuery = Annotated[float | None, Query(ge=0, description="Seconds to wait for the verdict (0: answer 202 at once)")]
+
 
 class ErrorBody(BaseModel):
     """Every error: one message for a person."""
@@ -234,13 +241,9 @@ def create_app(
     @app.post("/submissions", tags=["students"], responses=upload_responses)
     async def submit(
         request: Request,
-        file: Annotated[UploadFile, File(description="The student's nn.py")],
-        student: Annotated[
-            str | None, Form(description="Student id, for the gradebook (development mode only; else the token's)")
-        ] = None,
-        wait: Annotated[
-            float | None, Query(ge=0, description="Seconds to wait for the verdict (0: answer 202 at once)")
-        ] = None,
+        file: NnFile,
+        student: StudentForm = None,
+        wait: WaitQuery = None,
         authorization: Authorization = None,
         cookie: StudentCookie = None,
     ) -> JSONResponse:
@@ -253,13 +256,9 @@ def create_app(
     async def submit_for(
         request: Request,
         assignment: str,
-        file: Annotated[UploadFile, File(description="The student's nn.py")],
-        student: Annotated[
-            str | None, Form(description="Student id, for the gradebook (development mode only; else the token's)")
-        ] = None,
-        wait: Annotated[
-            float | None, Query(ge=0, description="Seconds to wait for the verdict (0: answer 202 at once)")
-        ] = None,
+        file: NnFile,
+        student: StudentForm = None,
+        wait: WaitQuery = None,
         authorization: Authorization = None,
         cookie: StudentCookie = None,
     ) -> JSONResponse:
