@@ -22,6 +22,7 @@ from grader.submission import FILENAME, Submission, checked_source, syntax_error
 NOT_GRADED = "nn.py could not be graded (the reason is at the top)"
 """What each test of a rejected file says: the reason itself is the result's message, said once."""
 
+
 def default_runner() -> Runner:
     """The process-wide sandbox runner, started on first use and shared by every thread."""
     from grader.sandbox import default_runner as sandbox_runner  # deferred: importing it must not start anything

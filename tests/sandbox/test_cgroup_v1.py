@@ -9,10 +9,11 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cgroup_support import GroupedChild, busy, fork_until_refused
 
 from grader.runner import Limits
 from grader.sandbox._cgroup import CgroupV1, SandboxCgroup, V1Hierarchy, detect
@@ -98,70 +99,10 @@ def _group(lease: _UidLease) -> SandboxCgroup:
     return lease.cgroup
 
 
-class _Child:
-    """A forked process that runs ``work`` once it is in its groups (as the zygote puts a sandbox in them
-    before activating it) and exits with what ``work`` returns."""
-
-    def __init__(self, procs_files: list[str], work: Callable[[], int]) -> None:
-        read, write = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            code = 100
-            try:
-                os.close(write)
-                os.read(read, 1)
-                code = work()
-            finally:
-                os._exit(code)
-        os.close(read)
-        self.pid = pid
-        try:
-            for procs in procs_files:
-                Path(procs).write_text(str(pid))
-        finally:
-            os.write(write, b"g")
-            os.close(write)
-
-    def wait(self, timeout: float = 30.0) -> int:
-        """The raw wait status."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            pid, status = os.waitpid(self.pid, os.WNOHANG)
-            if pid:
-                return status
-            time.sleep(0.02)
-        os.kill(self.pid, signal.SIGKILL)
-        raise AssertionError(f"child {self.pid} still running after {timeout} s")
-
-
-def _fork_until_refused(most: int = 30) -> int:
-    forked = 0
-    while forked < most:
-        try:
-            pid = os.fork()
-        except BlockingIOError:
-            return forked
-        if pid == 0:
-            time.sleep(60)
-            os._exit(0)
-        forked += 1
-    return forked
-
-
-def _busy(seconds: float) -> Callable[[], int]:
-    def work() -> int:
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            pass
-        return 0
-
-    return work
-
-
 @v1_host
 def test_a_sandbox_joins_memory_cpuacct_cpu_and_pids(lease: _UidLease) -> None:
     group = _group(lease)
-    child = _Child(group.procs_files, _busy(30.0))
+    child = GroupedChild(group.procs_files, busy(30.0))
     try:
         lines = Path(f"/proc/{child.pid}/cgroup").read_text().splitlines()
         joined = {line.split(":")[1] for line in lines if line.endswith(f"/conv1d-grader/{lease.uid}")}
@@ -190,7 +131,7 @@ def test_pids_max_caps_the_whole_group_and_leftovers_are_killed(lease: _UidLease
     pids = Path(group.procs_files[3]).parent
     assert (pids / "pids.max").read_text().strip() == "5"
     # As root, RLIMIT_NPROC does not apply: only the group stops the fifth process.
-    child = _Child(group.procs_files, _fork_until_refused)
+    child = GroupedChild(group.procs_files, fork_until_refused)
     status = child.wait()
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 4
     assert len((pids / "cgroup.procs").read_text().split()) == 4  # the forks, left sleeping
@@ -208,8 +149,8 @@ def test_many_busy_processes_in_one_group_do_not_starve_another() -> None:
     a, b = _UidLease(), _UidLease()
     try:
         group_a, group_b = _group(a), _group(b)
-        children = [_Child(group_a.procs_files, _busy(4.0)) for _ in range(8)]
-        children.append(_Child(group_b.procs_files, _busy(4.0)))
+        children = [GroupedChild(group_a.procs_files, busy(4.0)) for _ in range(8)]
+        children.append(GroupedChild(group_b.procs_files, busy(4.0)))
         time.sleep(0.5)
         start_a, start_b = group_a.cpu_seconds(), group_b.cpu_seconds()
         time.sleep(2.5)

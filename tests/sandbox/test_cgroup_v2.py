@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from cgroup_support import GroupedChild, busy, fork_until_refused
 from sandbox_support import SECCOMP_PROFILE, as_in_the_container
 
 import grader
@@ -105,52 +106,9 @@ def _wait_empty(group: CgroupV2, timeout: float = 20.0) -> bool:
     return False
 
 
-class _Child:
-    """A forked process that runs ``work`` once it is in the group (as the zygote puts a sandbox in it before
-    activating it) and exits with what ``work`` returns."""
-
-    def __init__(self, group: SandboxCgroup, work: Callable[[], int]) -> None:
-        read, write = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            code = 100
-            try:
-                os.close(write)
-                os.read(read, 1)
-                code = work()
-            finally:
-                os._exit(code)
-        os.close(read)
-        self.pid = pid
-        try:
-            for procs in group.procs_files:
-                Path(procs).write_text(str(pid))
-        finally:
-            os.write(write, b"g")
-            os.close(write)
-
-    def wait(self, timeout: float = 120.0) -> int:
-        """The raw wait status."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            pid, status = os.waitpid(self.pid, os.WNOHANG)
-            if pid:
-                return status
-            time.sleep(0.02)
-        os.kill(self.pid, signal.SIGKILL)
-        raise AssertionError(f"child {self.pid} still running after {timeout} s")
-
-
-def _busy(seconds: float) -> Callable[[], int]:
-    """Work that spins for ``seconds`` of wall time."""
-
-    def work() -> int:
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            pass
-        return 0
-
-    return work
+def _child(group: SandboxCgroup, work: Callable[[], int]) -> GroupedChild:
+    # Emulation is some thirty times slower than the host: more patience than the v1 tests need.
+    return GroupedChild(group.procs_files, work, patience=120.0)
 
 
 def _burn(cpu: float) -> Callable[[], int]:
@@ -175,18 +133,8 @@ def _hold(megabytes: int) -> Callable[[], int]:
     return work
 
 
-def _fork_until_refused(most: int = 30) -> int:
-    forked = 0
-    while forked < most:
-        try:
-            pid = os.fork()
-        except BlockingIOError:
-            return forked
-        if pid == 0:
-            time.sleep(120)
-            os._exit(0)
-        forked += 1
-    return forked
+def _fork_until_refused() -> int:
+    return fork_until_refused(linger=120.0)
 
 
 @v2
@@ -218,7 +166,7 @@ def test_memory_is_capped_across_the_groups_processes(group: CgroupV2) -> None:
     assert (group.path / "memory.swap.max").read_text().strip() == "0"
     before = group.oom_kills()
     # Each fits alone; together they do not.
-    children = [_Child(group, _hold(60)), _Child(group, _hold(60))]
+    children = [_child(group, _hold(60)), _child(group, _hold(60))]
     deadline = time.monotonic() + 120
     while group.oom_kills() == before and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -233,7 +181,7 @@ def test_pids_max_caps_the_group(group: CgroupV2) -> None:
     group.configure(Limits(max_processes=5))
     assert (group.path / "pids.max").read_text().strip() == "5"
     # As root, RLIMIT_NPROC does not apply: only the group stops the fifth process.
-    status = _Child(group, _fork_until_refused).wait()
+    status = _child(group, _fork_until_refused).wait()
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 4
     assert len((group.path / "cgroup.procs").read_text().split()) == 4  # the forks, left sleeping
 
@@ -241,7 +189,7 @@ def test_pids_max_caps_the_group(group: CgroupV2) -> None:
 @v2
 def test_cpu_time_counts_every_process_in_the_group(group: CgroupV2) -> None:
     start = group.cpu_seconds()
-    children = [_Child(group, _burn(0.6)), _Child(group, _burn(0.6))]
+    children = [_child(group, _burn(0.6)), _child(group, _burn(0.6))]
     assert [child.wait() for child in children] == [0, 0]
     assert group.cpu_seconds() - start >= 1.1
 
@@ -252,8 +200,8 @@ def test_many_busy_processes_in_one_group_do_not_starve_another(group: CgroupV2,
     # with equal weights the two groups get about the same, and B's one process a whole CPU.
     for each in (group, other_group):
         assert (each.path / "cpu.weight").read_text().strip() == str(WEIGHT)
-    children = [_Child(group, _busy(12.0)) for _ in range(8)]
-    children.append(_Child(other_group, _busy(12.0)))
+    children = [_child(group, busy(12.0)) for _ in range(8)]
+    children.append(_child(other_group, busy(12.0)))
     time.sleep(2.0)  # every child started and in its group, even emulated
     start_a, start_b = group.cpu_seconds(), other_group.cpu_seconds()
     time.sleep(3.0)
@@ -268,7 +216,7 @@ def test_many_busy_processes_in_one_group_do_not_starve_another(group: CgroupV2,
 
 @v2
 def test_kill_leftovers_leaves_nothing_behind(group: CgroupV2) -> None:
-    status = _Child(group, _fork_until_refused).wait()
+    status = _child(group, _fork_until_refused).wait()
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 30  # the group has no pids.max yet
     assert "populated 1" in (group.path / "cgroup.events").read_text()
     assert (group.path / "cgroup.kill").exists()
@@ -281,7 +229,7 @@ def test_kill_leftovers_leaves_nothing_behind(group: CgroupV2) -> None:
 def test_without_cgroup_kill_leftovers_are_killed_one_by_one(group: CgroupV2, monkeypatch: pytest.MonkeyPatch) -> None:
     # Kernels before 5.14 have no cgroup.kill.
     monkeypatch.setattr(group, "_kill", False)
-    sleepers = [_Child(group, lambda: time.sleep(120) or 0) for _ in range(3)]
+    sleepers = [_child(group, lambda: time.sleep(120) or 0) for _ in range(3)]
     group.kill_leftovers()
     assert all(os.WTERMSIG(child.wait()) == signal.SIGKILL for child in sleepers)
     assert _wait_empty(group)
@@ -307,7 +255,7 @@ def test_with_only_some_controllers_delegated_the_group_uses_those_and_names_the
         assert (group.path / "pids.max").read_text().strip() == "3"
         assert not (group.path / "memory.max").exists() and group.oom_kills() == 0
         # CPU time is counted without the cpu controller.
-        assert _Child(group, _burn(0.3)).wait() == 0 and group.cpu_seconds() >= 0.25
+        assert _child(group, _burn(0.3)).wait() == 0 and group.cpu_seconds() >= 0.25
     finally:
         for folder in (own / "sandbox-1994998", own / LEAF, own, outer):
             _rmdir_when_empty(folder)
