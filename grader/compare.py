@@ -158,11 +158,16 @@ def scalar_value(returned: Returned) -> int | None:
     return None
 
 
-def describe(comparison: Comparison, name: str, *, visible: bool) -> str:
-    """What differs, for the student. Hidden tests get shapes and counts, never expected numbers."""
+def describe(comparison: Comparison, name: str, *, visible: bool, note: str = "") -> str:
+    """What differs, for the student. Hidden tests get shapes and counts, never expected numbers. ``note`` is
+    the runner's word on a value it could not bring back (:attr:`Returned.note`)."""
     c = comparison
     if c.verdict == "match":
         return f"{name} is right."
+    if c.verdict == "type" and c.actual_type.startswith("numpy.") and c.actual_shape is None and note:
+        # An array the grader cannot read (complex, object, structured): its type is right, its dtype is not.
+        extra = " Take the real part (`.real`) of complex results." if "complex" in note else ""
+        return f"{name} is a {c.actual_type} but cannot be compared: {note}.{extra}"
     if c.verdict == "type":
         got = c.actual_type or "nothing"
         extra = f" (it converts to shape {c.actual_shape})" if c.actual_shape is not None else ""

@@ -8,6 +8,7 @@ tests add up exactly (:func:`apportion`, :func:`even`, :func:`fraction`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -61,6 +62,27 @@ class ValueCheck:
     diagnose: Diagnose | None = None
 
 
+_INTEGER_CAST = re.compile(r"Cannot cast ufunc '\w+' output from dtype\('float\d*'\) to dtype\('u?int\d*'\)")
+"""NumPy refusing ``int_array += float_array``: its words, whatever the exception class is called."""
+
+INTEGER_ARRAY_UPDATED = (
+    "integer_array_updated_in_place",
+    "An in-place operation (`+=`, `-=`) tried to store fractional values in an integer array: the array was "
+    "probably made with the input's integer dtype (`np.zeros_like(x)`, `dtype=x.dtype`) or is an integer "
+    "array you were given. Allocate it as float (`np.zeros(x.shape)`), or assign a new array instead of "
+    "updating one you were given in place.",
+)
+"""The fingerprint and hint of a NumPy casting error that a float allocation fixes."""
+
+
+def failure_hint(failure: Failure | None) -> tuple[str, str] | None:
+    """The fingerprint and hint of a known exception's likely cause (NumPy's own message is about casting
+    rules, not about the line that made the integer array), or None."""
+    if failure is not None and _INTEGER_CAST.search(failure.message):
+        return INTEGER_ARRAY_UPDATED
+    return None
+
+
 def failure_text(failure: Failure, labels: Callable[[str], str] = lambda where: where) -> str:
     """One paragraph on an exception the submission raised; ``labels`` names its ``where`` for students."""
     what = _GRADER_LABELS.get(failure.where) or labels(failure.where)
@@ -71,7 +93,9 @@ def failure_text(failure: Failure, labels: Callable[[str], str] = lambda where: 
             "Replace the `raise NotImplementedError` with your implementation."
         )
     message = f": {failure.message}" if failure.message else ""
-    return f"{what} raised {failure.type}{line}{message}"
+    known = failure_hint(failure)
+    cause = f"\nLikely cause: {known[1]}" if known else ""
+    return f"{what} raised {failure.type}{line}{message}{cause}"
 
 
 _TIMEOUT_ADVICE = {
@@ -150,7 +174,15 @@ class Scorer:
         }
         if outcome.status != "ok":
             feedback = self.status_text(outcome) + context
-            return TestResult(status=STATUS[outcome.status], score=0.0, feedback=feedback, **common)
+            known = failure_hint(outcome.failure) if outcome.status == "error" else None
+            return TestResult(
+                status=STATUS[outcome.status],
+                score=0.0,
+                feedback=feedback,
+                hint=known[1] if known else None,
+                mistake=known[0] if known else None,
+                **common,
+            )
         returned = usable(outcome.values.get(check.value, Returned(kind="none", type_name="builtins.NoneType")))
         comparison = compare_array(returned, check.expected, self.rtol, self.atol)
         if comparison.verdict == "match":
@@ -158,7 +190,7 @@ class Scorer:
             return TestResult(status="passed", score=check.points, feedback=right, diagnostics=comparison, **common)
         match = check.diagnose(returned, self.rtol, self.atol) if self.diagnose and check.diagnose else None
         hint = match.hint if match else None
-        feedback = describe(comparison, check.label, visible=visibility == "visible")
+        feedback = describe(comparison, check.label, visible=visibility == "visible", note=returned.note)
         if returned.kind == "none" and check.when_missing:
             feedback += check.when_missing
         if hint:

@@ -43,6 +43,7 @@ _asarray = np.asarray
 _np_bool = np.bool_
 _np_integer = np.integer
 _np_floating = np.floating
+_float64 = np.float64
 _dumps = json.dumps
 _loads = json.loads
 _frombuffer = np.frombuffer
@@ -171,6 +172,10 @@ def _numeric_or_note(array: np.ndarray) -> tuple[np.ndarray | None, str]:
     # Up to 8 bytes: the grader reads only the portable dtypes (longdouble differs from machine to machine).
     if dtype.kind in _NUMERIC_KINDS and dtype.fields is None and dtype.subdtype is None and dtype.itemsize <= 8:
         return array, ""
+    if dtype.kind == "f" and dtype.fields is None and dtype.subdtype is None:
+        # np.longdouble: a float like any other to the course's np.allclose, so computing in it must not cost
+        # a point. Sent as float64, converted here at the submission's expense, never in the grader.
+        return _ndarray.astype(array, _float64), ""
     refused = _safe_str(dtype, 80)
     return None, f"dtype {refused} refused: only bool, int, uint and float arrays of up to 64 bits come back"
 

@@ -172,6 +172,30 @@ def _bias_omitted(call: _Call) -> Iterator[Candidate]:
     yield call.forward(bias=np.zeros_like(call.bias)), ""
 
 
+_REPEATED_BIAS_DETAILS = (
+    "once per input channel",
+    "once per kernel offset",
+    "once per input channel and kernel offset (in the innermost loop)",
+)
+
+
+def _bias_added_repeatedly(call: _Call) -> Iterator[Candidate]:
+    # `out[b, o, i] += x[...] * w[...] + self.bias[o]` inside the loops over channels or kernel offsets.
+    in_channels, kernel_size = call.x.shape[1], call.kernel_size
+    bias = call.bias[None, :, None]
+    for times, detail in zip(
+        (in_channels, kernel_size, in_channels * kernel_size), _REPEATED_BIAS_DETAILS, strict=True
+    ):
+        if times > 1:
+            yield call.right + (times - 1) * bias, detail
+
+
+def _bias_wrong_axis(call: _Call) -> Iterator[Candidate]:
+    # `out + self.bias` on the whole (batch, out_channels, output_size) array: NumPy lines the vector up with
+    # the last axis, so it runs without an error only where that axis has out_channels (or one) entries.
+    yield (call.right - call.bias[None, :, None]) + call.bias, ""
+
+
 def _ceil_padded(call: _Call) -> Iterator[Candidate]:
     # A rounded-up output length only runs without an error if the last, partial window is padded with
     # zeros (the handout mentions zero padding), so that is the variant worth reproducing.
@@ -337,6 +361,28 @@ def _grad_bias_wrong_axes(call: _Call) -> Iterator[Candidate]:
 
 # --- variants for any component -------------------------------------------------------------------------
 
+_SIZE_ONE_DETAILS = (
+    "lost a length-one axis (what `np.squeeze`, or indexing one element of an axis, does when the batch or a "
+    "channel count is one)",
+    "extra length-one axes (what `keepdims=True`, `np.matrix` or a reshape into a column gives)",
+    "its length-one axes in other places",
+)
+
+
+def _size_one_axes(call: _Call, got: np.ndarray, rtol: float, atol: float) -> str | None:
+    """Right values in a shape that differs from the right one by axes of length one only."""
+    right = call.right
+    if got.shape == right.shape or got.size != right.size:
+        return None
+    if [n for n in got.shape if n != 1] != [n for n in right.shape if n != 1]:
+        return None
+    if not _close(got.reshape(right.shape), right, rtol, atol):
+        return None
+    if got.ndim == right.ndim:
+        return _SIZE_ONE_DETAILS[2]
+    return _SIZE_ONE_DETAILS[0] if got.ndim < right.ndim else _SIZE_ONE_DETAILS[1]
+
+
 
 def _describe_axes(component: str, order: tuple[int, ...]) -> str:
     names = AXIS_NAMES[component]
@@ -497,6 +543,23 @@ VARIANTS: tuple[Variant, ...] = (
         _bias_omitted,
     ),
     Variant(
+        "bias_added_repeatedly",
+        ("out",),
+        "These values have the bias added {detail} instead of once per output value: add `self.bias[o]` "
+        "after the sum over input channels and kernel offsets, outside the loops that make it.",
+        _bias_added_repeatedly,
+        _REPEATED_BIAS_DETAILS,
+    ),
+    Variant(
+        "bias_wrong_axis",
+        ("out",),
+        "The bias was added along the positions axis: NumPy lines a vector of shape (out_channels,) up with "
+        "an array's last axis, which in `forward`'s output holds the positions, not the channels. Add "
+        "`self.bias[None, :, None]` to the whole output, or `self.bias` to each position's (batch, "
+        "out_channels) slice.",
+        _bias_wrong_axis,
+    ),
+    Variant(
         "output_size_ceil",
         ("out",),
         "These values match an output length rounded up, with the last window running past the end of "
@@ -592,6 +655,15 @@ VARIANTS: tuple[Variant, ...] = (
         "and the output positions, not means. Drop the division (use `np.sum`, not `np.mean`).",
         _gradient_averaged,
         _AVERAGED_DETAILS,
+    ),
+    Variant(
+        "size_one_axes",
+        ("out", "dx", "grad_weight", "grad_bias"),
+        "The values are right, but the array has {detail}: return exactly the axes the handout asks for, "
+        "each kept even when its length is one.",
+        None,
+        _SIZE_ONE_DETAILS,
+        matcher=_size_one_axes,
     ),
     Variant(
         "grad_bias_not_updated",

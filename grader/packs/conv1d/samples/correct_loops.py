@@ -1,6 +1,7 @@
 """Sample submission: correct, written as plain nested Python loops (no tensordot, no vectorisation).
 
-The slowest correct style: it must still score full marks within the default limits.
+A slow correct style (tests/fixtures/styles/ holds slower ones): it must score full marks within the default
+limits.
 expected: q1=all q2=all
 """
 
