@@ -127,6 +127,26 @@ def student_dx_fancy_indexed(
     return dx
 
 
+def student_forward_bias_in_inner_loop(
+    x: np.ndarray, weight: np.ndarray, bias: np.ndarray, stride: int, *, innermost: bool
+) -> np.ndarray:
+    """Loops over positions and input channels (and kernel offsets when ``innermost``), the bias added in the
+    innermost loop with the product it belongs after."""
+    batch, in_channels, input_size = x.shape
+    out_channels, _, kernel_size = weight.shape
+    positions = (input_size - kernel_size) // stride + 1
+    out = np.zeros((batch, out_channels, positions))
+    for i in range(positions):
+        start = i * stride
+        for c in range(in_channels):
+            if innermost:
+                for k in range(kernel_size):
+                    out[:, :, i] += np.outer(x[:, c, start + k], weight[:, c, k]) + bias
+            else:
+                out[:, :, i] += x[:, c, start : start + kernel_size] @ weight[:, c, :].T + bias
+    return out
+
+
 # --- cases ------------------------------------------------------------------------------------------------
 
 
@@ -227,6 +247,17 @@ def _buggy_forward(bug: str, case: Case) -> Iterator[tuple[str, np.ndarray | lis
         yield "out", np.floor(right).astype(np.int64)
     elif bug == "returns_list":
         yield "out", right.tolist()
+    elif bug == "bias_added_repeatedly":
+        yield "out", student_forward_bias_in_inner_loop(x, weight, bias, stride, innermost=False)
+        yield "out", student_forward_bias_in_inner_loop(x, weight, bias, stride, innermost=True)
+    elif bug == "bias_wrong_axis":
+        no_bias = student_forward(x, weight, bias, stride, add_bias=False)
+        if no_bias.shape[2] in (bias.shape[0], 1):  # elsewhere NumPy refuses to broadcast: an error, no value
+            yield "out", no_bias + bias
+    elif bug == "size_one_axes":
+        yield "out", right[None]  # an extra axis in front
+        if 1 in right.shape:
+            yield "out", np.squeeze(right)
     elif bug == "kernel_flipped":
         yield "out", student_forward(x, weight, bias, stride, flip_kernel=True)
     elif bug == "last_position_skipped":
@@ -291,6 +322,10 @@ def _buggy_backward(bug: str, case: Case) -> Iterator[tuple[str, np.ndarray | li
         yield "grad_bias", np.sum(delta, axis=(0, 2)) / batch
     elif bug == "grad_bias_not_updated":
         yield "grad_bias", np.zeros(weight.shape[0])
+    elif bug == "size_one_axes":
+        yield "grad_bias", np.sum(delta, axis=(0, 2), keepdims=True)
+        yield "grad_bias", np.sum(delta, axis=(0, 2)).reshape(-1, 1)
+        yield "dx", dx[:, :, None, :]
     elif bug == "returns_grad_weight":
         yield "dx", grad_weight
     elif bug == "reduced_precision":
@@ -327,6 +362,9 @@ BUGS = [
     "grad_bias_not_updated",
     "returns_grad_weight",
     "reduced_precision",
+    "bias_added_repeatedly",
+    "bias_wrong_axis",
+    "size_one_axes",
 ]
 
 
@@ -423,10 +461,14 @@ def test_each_bug_is_named_wherever_it_changes_the_answer(bug: str) -> None:
         ("grad_bias_not_updated", ["still all zeros", "self.grad_bias"]),
         ("returns_grad_weight", ["shaped like the weights", "`dx`"]),
         ("reduced_precision", ["np.float16", "float64"]),
+        ("bias_added_repeatedly", ["once per input channel", "outside the loops"]),
+        ("bias_wrong_axis", ["last axis", "self.bias[None, :, None]"]),
+        ("size_one_axes", ["values are right", "length-one"]),
     ],
 )
 def test_hint_says_what_the_mistake_is_and_where_to_look(bug: str, words: list[str]) -> None:
-    case = CASES[5] if bug == "reduced_precision" else CASES[1]  # float16 holds the integer cases exactly
+    # float16 holds the integer cases exactly; only a square output lets a misaligned bias broadcast.
+    case = CASES[5] if bug == "reduced_precision" else CASES[3] if bug == "bias_wrong_axis" else CASES[1]
     component, value = next(buggy_outputs(bug, case))
     hint = hint_for(case, component, value)
     assert hint is not None

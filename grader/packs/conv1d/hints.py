@@ -365,21 +365,19 @@ _SIZE_ONE_DETAILS = (
     "lost a length-one axis (what `np.squeeze`, or indexing one element of an axis, does when the batch or a "
     "channel count is one)",
     "extra length-one axes (what `keepdims=True`, `np.matrix` or a reshape into a column gives)",
-    "its length-one axes in other places",
 )
 
 
 def _size_one_axes(call: _Call, got: np.ndarray, rtol: float, atol: float) -> str | None:
-    """Right values in a shape that differs from the right one by axes of length one only."""
+    """Right values in a shape that has lost or gained axes of length one (the same axes in another order
+    are a transposition: :func:`_transposed`)."""
     right = call.right
-    if got.shape == right.shape or got.size != right.size:
+    if got.ndim == right.ndim or got.size != right.size:
         return None
     if [n for n in got.shape if n != 1] != [n for n in right.shape if n != 1]:
         return None
     if not _close(got.reshape(right.shape), right, rtol, atol):
         return None
-    if got.ndim == right.ndim:
-        return _SIZE_ONE_DETAILS[2]
     return _SIZE_ONE_DETAILS[0] if got.ndim < right.ndim else _SIZE_ONE_DETAILS[1]
 
 
