@@ -12,9 +12,11 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from types import MappingProxyType
 from typing import Any, Protocol
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
 from grader.compare import compare_array, describe, usable
 from grader.config import Config, Visibility
@@ -271,3 +273,60 @@ def question(qid: str, title: str, tests: Sequence[TestResult]) -> QuestionResul
 def exact_sum(values: Iterable[float]) -> float:
     """The sum of 4-decimal points as decimals: a float sum of 3.4616 and friends drifts in the last digits."""
     return float(sum((Decimal(str(v)) for v in values), Decimal(0)))
+
+
+# --- the shape layer assignments share: forward's output, then backward's three gradients -----------------
+
+GRADIENTS = ("dx", "grad_weight", "grad_bias")
+"""A layer's backward values: ``dx`` (returned by ``backward``), ``grad_weight`` and ``grad_bias`` (set by it)."""
+
+LAYER_LABELS = MappingProxyType(
+    {
+        "out": "The output of forward",
+        "dx": "dx (what backward returns)",
+        "grad_weight": "layer.grad_weight",
+        "grad_bias": "layer.grad_bias",
+    }
+)
+"""What each of a layer's values is called for students."""
+
+
+def missing_advice(value: str) -> str:
+    """Said when a layer's value came back as nothing: an attribute backward should set, or nothing to add."""
+    return f" Set `self.{value}` in backward." if value != "dx" else ""
+
+
+class RubricModel(BaseModel):
+    """Base of a pack's rubric tables: frozen, and a key it does not know is an error."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class GradientShares(RubricModel):
+    """Relative weights of the gradients in a backward question."""
+
+    dx: float = Field(ge=0)
+    """Share for the returned gradient with respect to the input."""
+    grad_weight: float = Field(ge=0)
+    """Share for ``layer.grad_weight``."""
+    grad_bias: float = Field(ge=0)
+    """Share for ``layer.grad_bias``."""
+
+
+class GradientsQuestion(RubricModel):
+    """A backward question: its points shared between the gradients in proportion to ``components``."""
+
+    title: str
+    """Question title shown to students."""
+    points: float = Field(ge=0)
+    """Points for the whole question."""
+    components: GradientShares
+    """Relative weight of each gradient."""
+
+
+def gradient_points(question: GradientsQuestion, cases: int) -> dict[str, list[float]]:
+    """Each gradient's points per case: the question's points apportioned between the gradients, each share
+    split evenly over the cases, so that each gradient's tests and the question's add up exactly."""
+    shares = question.components.model_dump()
+    per_gradient = apportion(question.points, [shares[g] for g in GRADIENTS])
+    return {g: even(points, cases) for g, points in zip(GRADIENTS, per_gradient, strict=True)}

@@ -17,6 +17,7 @@ from grader.packs.conv1d.calls import layer_call
 from grader.packs.conv1d.cases import build_cases
 from grader.report import render, to_gradescope, to_json, to_markdown
 from grader.runner import Call, CallOutcome, Failure, LoadOutcome, Returned
+from grader.scoring import GRADIENTS, GradientsQuestion, exact_sum, gradient_points
 from tests.fakes import ScriptedRunner, array, correct, raising, right_values
 
 SOURCE = b"import numpy as np\n# the scripted runner never executes this\n"
@@ -289,6 +290,63 @@ def test_a_list_is_not_an_ndarray():
     forward = result.tests()[1]
     assert forward.status == "failed"
     assert "should be a numpy.ndarray but is a builtins.list" in forward.feedback
+
+
+def test_an_array_of_a_dtype_the_grader_refuses_says_so_not_that_it_is_no_array():
+    # A complex result (an FFT without `.real`): the sandbox sends no bytes, only a note on the dtype.
+    note = "dtype complex128 refused: only bool, int, uint and float arrays of up to 64 bits come back"
+
+    def complex_out(call: Call) -> CallOutcome:
+        outcome = correct(call)
+        if call.op != "forward":
+            return outcome
+        return replace(outcome, values={"out": Returned(kind="ndarray", type_name="numpy.ndarray", note=note)})
+
+    result, _ = run(complex_out)
+    forward = result.tests()[1]
+    assert forward.status == "failed"
+    assert "should be a numpy.ndarray" not in forward.feedback
+    assert "complex128" in forward.feedback and "`.real`" in forward.feedback
+
+
+def test_numpy_refusing_fractions_in_an_integer_array_names_the_likely_cause():
+    message = "Cannot cast ufunc 'add' output from dtype('float64') to dtype('int64') with casting rule 'same_kind'"
+
+    def integer_dx(call: Call) -> CallOutcome:
+        return raising(call, "UFuncTypeError", message, "backward") if call.op == "backward" else correct(call)
+
+    result, _ = run(integer_dx)
+    raised = [t for t in result.tests() if t.status == "error"]
+    assert raised and all(t.question == "q2" for t in raised)
+    assert {t.mistake for t in raised} == {"integer_array_updated_in_place"}
+    assert all("Likely cause: " in t.feedback and "np.zeros_like(x)" in t.feedback for t in raised)
+
+
+def test_other_exceptions_get_no_likely_cause():
+    def broadcast(call: Call) -> CallOutcome:
+        if call.op == "output_size":
+            return correct(call)
+        return raising(call, "ValueError", "operands could not be broadcast together")
+
+    result, _ = run(broadcast)
+    raised = [t for t in result.tests() if t.status == "error"]
+    assert raised and all(t.mistake is None and t.hint is None for t in raised)
+    assert all("Likely cause" not in t.feedback for t in raised)
+
+
+@pytest.mark.parametrize("cases", [1, 3, 13, 16])
+@pytest.mark.parametrize(
+    ("points", "shares"), [(50, (20, 20, 10)), (60, (20, 25, 15)), (7, (1, 1, 1)), (50, (0, 1, 0))]
+)
+def test_gradient_points_add_up_exactly_per_gradient_and_per_question(
+    cases: int, points: float, shares: tuple[float, float, float]
+) -> None:
+    question = GradientsQuestion(title="backward", points=points, components=dict(zip(GRADIENTS, shares, strict=True)))
+    split = gradient_points(question, cases)
+    assert set(split) == set(GRADIENTS) and all(len(split[g]) == cases for g in GRADIENTS)
+    assert exact_sum(p for g in GRADIENTS for p in split[g]) == points
+    for g, share in zip(GRADIENTS, shares, strict=True):
+        assert exact_sum(split[g]) == pytest.approx(points * share / sum(shares), abs=1e-4)
 
 
 def test_nan_values_are_named():

@@ -70,6 +70,8 @@ def three_times_slower(tmp_path_factory: pytest.TempPathFactory) -> Config:
 
 
 @pytest.mark.parametrize("path", SLOWEST, ids=[p.stem for p in SLOWEST])
-def test_slowest_styles_keep_full_marks_with_a_third_of_the_cpu_allowance(path: Path, three_times_slower: Config) -> None:
+def test_slowest_styles_keep_full_marks_with_a_third_of_the_cpu_allowance(
+    path: Path, three_times_slower: Config
+) -> None:
     result = grade(path, three_times_slower)
     assert result.score == result.max_score, [(t.name, t.feedback) for t in result.tests() if t.status != "passed"]

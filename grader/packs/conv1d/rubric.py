@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from grader.scoring import GradientShares, GradientsQuestion, RubricModel
+
+Q2Components = GradientShares
+"""q2's shares (the shape every layer pack's backward question has: :mod:`grader.scoring`)."""
+Q2Rubric = GradientsQuestion
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class Q1Rubric(_Frozen):
+class Q1Rubric(RubricModel):
     title: str
     """Question title shown to students."""
     points: float = Field(ge=0)
@@ -24,26 +26,8 @@ class Q1Rubric(_Frozen):
         return self
 
 
-class Q2Components(_Frozen):
-    dx: float = Field(ge=0)
-    """Share of q2 for the returned gradient with respect to the input."""
-    grad_weight: float = Field(ge=0)
-    """Share of q2 for ``layer.grad_weight``."""
-    grad_bias: float = Field(ge=0)
-    """Share of q2 for ``layer.grad_bias``."""
-
-
-class Q2Rubric(_Frozen):
-    title: str
-    """Question title shown to students."""
-    points: float = Field(ge=0)
-    """Points for the whole question, shared between the components in proportion."""
-    components: Q2Components
-    """Relative weight of each gradient."""
-
-
-class Rubric(_Frozen):
+class Rubric(RubricModel):
     q1: Q1Rubric
     """Q1, ``Conv1d.forward`` with the output-size checks."""
-    q2: Q2Rubric
+    q2: GradientsQuestion
     """Q2, ``Conv1d.backward``: ``dx``, ``grad_weight`` and ``grad_bias``."""

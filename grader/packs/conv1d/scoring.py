@@ -20,13 +20,16 @@ from grader.packs.conv1d.cases import OUTPUT_SIZE_TEST, CaseSet, LayerCase, Op
 from grader.packs.conv1d.rubric import Rubric
 from grader.runner import CallOutcome, Returned
 from grader.scoring import (
+    GRADIENTS,
+    LAYER_LABELS,
     STATUS,
     Diagnose,
     Scorer,
     ValueCheck,
-    apportion,
     even,
     fraction,
+    gradient_points,
+    missing_advice,
     points_of,
     question,
     units,
@@ -34,8 +37,6 @@ from grader.scoring import (
 
 if TYPE_CHECKING:
     from grader.packs.conv1d.hints import Match  # the hints load on the first wrong value, not with the scorer
-
-GRADIENTS = ("dx", "grad_weight", "grad_bias")
 
 HintFn = Callable[
     [
@@ -61,14 +62,6 @@ LABELS = MappingProxyType(
     }
 )
 """What each step's ``where`` is called for students."""
-
-_VALUE_LABEL = {
-    "out": "The output of forward",
-    "dx": "dx (what backward returns)",
-    "grad_weight": "layer.grad_weight",
-    "grad_bias": "layer.grad_bias",
-}
-
 
 def _label(where: str) -> str:
     return LABELS.get(where, where)
@@ -156,9 +149,9 @@ class _Conv1dScorer(Scorer):
                 expected=expected,
                 points=points,
                 visible=case.visible,
-                label=_VALUE_LABEL[component],
+                label=LAYER_LABELS[component],
                 context=f"\nCase: {case.title}; {case.description}.",
-                when_missing=f" Set `self.{component}` in backward." if component != "dx" else "",
+                when_missing=missing_advice(component),
                 diagnose=diagnose,
             )
         )
@@ -198,10 +191,7 @@ def score(
         for case, points in zip(cases.forward, forward_points, strict=True)
     ]
 
-    # Two steps, so that each gradient's tests also add up to exactly its share of q2.
-    shares = q2.components.model_dump()
-    component_points = dict(zip(GRADIENTS, apportion(q2.points, [shares[c] for c in GRADIENTS]), strict=True))
-    case_points = {c: even(component_points[c], len(cases.backward)) for c in GRADIENTS}
+    case_points = gradient_points(q2, len(cases.backward))
     q2_tests = [
         scorer.check(
             name=f"{case.test_name('backward')} ({component})",

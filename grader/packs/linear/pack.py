@@ -13,51 +13,39 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from grader.config import Config, LimitsConfig
 from grader.models import QuestionResult
 from grader.pack import AssignmentPack, Handout, QuestionSpec
 from grader.packs.linear.cases import LinearCase, build_cases
 from grader.runner import Call, CallOutcome, Input, Returned, Step
-from grader.scoring import Diagnose, Diagnosis, Scorer, ValueCheck, apportion, even, question
+from grader.scoring import (
+    GRADIENTS,
+    LAYER_LABELS,
+    Diagnose,
+    Diagnosis,
+    GradientsQuestion,
+    RubricModel,
+    Scorer,
+    ValueCheck,
+    even,
+    gradient_points,
+    missing_advice,
+    question,
+)
 
-GRADIENTS = ("dx", "grad_weight", "grad_bias")
-_LABEL = {
-    "out": "The output of forward",
-    "dx": "dx (what backward returns)",
-    "grad_weight": "layer.grad_weight",
-    "grad_bias": "layer.grad_bias",
-}
 
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class ForwardRubric(_Frozen):
+class ForwardRubric(RubricModel):
     title: str
     """Question title shown to students."""
     points: float = Field(ge=0)
     """Points for the question, split evenly over the cases."""
 
 
-class Gradients(_Frozen):
-    dx: float = Field(ge=0)
-    grad_weight: float = Field(ge=0)
-    grad_bias: float = Field(ge=0)
-
-
-class BackwardRubric(_Frozen):
-    title: str
-    points: float = Field(ge=0)
-    components: Gradients
-    """Relative weight of each gradient."""
-
-
-class LinearRubric(_Frozen):
+class LinearRubric(RubricModel):
     q1: ForwardRubric
-    q2: BackwardRubric
+    q2: GradientsQuestion
 
 
 def _call(case: LinearCase, limits: LimitsConfig) -> Call:
@@ -154,9 +142,9 @@ class LinearPack(AssignmentPack):
                     expected=expected,
                     points=points,
                     visible=case.visible,
-                    label=_LABEL[value],
+                    label=LAYER_LABELS[value],
                     context=f"\nCase: {case.title}; {case.description}.",
-                    when_missing=f" Set `self.{value}` in backward." if value != "dx" else "",
+                    when_missing=missing_advice(value),
                     diagnose=_diagnose(case, value),
                 )
             )
@@ -166,9 +154,7 @@ class LinearPack(AssignmentPack):
             check(case, "q1", case.test_name("forward"), f"forward/{case.name}", "out", case.expected_forward, pts)
             for case, pts in zip(cases, forward_points, strict=True)
         ]
-        shares = rubric.q2.components.model_dump()
-        per_gradient = dict(zip(GRADIENTS, apportion(rubric.q2.points, [shares[g] for g in GRADIENTS]), strict=True))
-        case_points = {g: even(per_gradient[g], len(cases)) for g in GRADIENTS}
+        case_points = gradient_points(rubric.q2, len(cases))
         q2 = [
             check(
                 case,
