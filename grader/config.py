@@ -50,8 +50,8 @@ def _refuse_gone_keys(data: Any) -> Any:
 
 class LimitsConfig(_Frozen):
     cpu_factor: float = Field(gt=0)
-    """A test may use this many times the CPU time the slowest correct style (five nested Python loops, one
-    NumPy call per multiply-add) needs on its case, as measured on the reference machine: the margin for slower
+    """A test may use this many times the CPU time the slowest correct style (five nested Python loops, a
+    NumPy function call per multiply-add) needs on its case, as measured on the reference machine: the margin for slower
     machines."""
     cpu_min_seconds: float = Field(gt=0)
     """The least CPU time any test may use, however small its case."""

@@ -46,8 +46,9 @@ def test_each_test_reports_its_time(printing):
 
 
 def test_a_timeout_names_the_call_and_the_limit(tmp_path):
-    # A short limit keeps the suite quick; test_submissions runs the same sample under the defaults.
-    (tmp_path / "fast.toml").write_text("[limits]\ncpu_min_seconds = 0.2\n")
+    # Short limits keep the suite quick (every test gets the minimum, the large cases too); test_submissions
+    # runs the same sample under the defaults.
+    (tmp_path / "fast.toml").write_text("[limits]\ncpu_min_seconds = 0.2\ncpu_factor = 0.01\n")
     config = load_config(tmp_path / "fast.toml")
     result = grade(SAMPLES / "backward_hangs.py", config)
     backward = next(t for t in result.tests() if t.name == "test_conv1d_backward_1 (dx)")

@@ -10,9 +10,10 @@ of the pack's samples (:func:`tests.test_submissions.expectation`), plus:
     feedback=<text>         some failing test's feedback says this
 
 They are not samples: the samples document the pack; these check that no style a student may write is
-penalised (einsum, stride tricks, im2col, np.correlate per channel pair, FFT, pure Python lists, np.add.at on
-every term, float32 or longdouble inside, integer outputs for integer inputs, dataclasses, ``__slots__``, a
-base class, a heavy ``__main__`` block, inputs overwritten after use) and that the common mistakes read well.
+penalised (einsum, stride tricks, im2col, np.correlate per channel pair, FFT, pure Python lists, np.add.at or
+np.sum on every term, float32 or longdouble inside, integer outputs for integer inputs, dataclasses,
+``__slots__``, a base class, a heavy ``__main__`` block, inputs overwritten after use) and that the common
+mistakes read well.
 """
 
 from __future__ import annotations
@@ -27,10 +28,10 @@ from tests.test_submissions import SAMPLES, check_expectation, expectation
 
 STYLES = sorted((Path(__file__).resolve().parent / "fixtures" / "styles").glob("*.py"))
 
-SLOWEST = [STYLES[0].parent / f"{name}.py" for name in ("correct_element_add_at", "correct_pure_python_lists")]
-SLOWEST.append(SAMPLES / "correct_loops.py")
-"""The styles with the most CPU time per multiply-add: one NumPy call per term, pure Python over lists, and
-element indexing (the pack's own sample)."""
+_SLOW = ("correct_np_sum_per_term", "correct_element_add_at", "correct_pure_python_lists")
+SLOWEST = [STYLES[0].parent / f"{name}.py" for name in _SLOW] + [SAMPLES / "correct_loops.py"]
+"""The styles with the most CPU time per multiply-add: a NumPy function or ufunc call per term, pure Python
+over lists, and element indexing (the pack's own sample)."""
 
 
 def _check_mistakes(path: Path, result: Result) -> None:
