@@ -77,11 +77,36 @@ INTEGER_ARRAY_UPDATED = (
 """The fingerprint and hint of a NumPy casting error that a float allocation fixes."""
 
 
+_BROADCAST = re.compile(r"operands could not be broadcast together with shapes ((?:\([\d,]*\) ?)+)")
+_SHAPE = re.compile(r"\(([\d,]*)\)")
+
+VECTOR_ON_LAST_AXIS = (
+    "vector_on_last_axis",
+    "A one-dimensional array (such as `self.bias`) was combined with a three-dimensional one whose middle axis "
+    "has its length: NumPy lines a vector up with the last axis, not the middle one. Index it as "
+    "`v[None, :, None]` to apply it along the middle (channels) axis.",
+)
+"""The fingerprint and hint of a broadcasting error that a vector meant for the channels axis makes."""
+
+
+def _vector_meant_for_the_middle_axis(message: str) -> bool:
+    found = _BROADCAST.search(message)
+    if found is None:
+        return False
+    shapes = [tuple(int(n) for n in dims.split(",") if n) for dims in _SHAPE.findall(found.group(1))]
+    vectors = {shape[0] for shape in shapes if len(shape) == 1}
+    return any(len(shape) == 3 and shape[1] in vectors and shape[2] != shape[1] for shape in shapes)
+
+
 def failure_hint(failure: Failure | None) -> tuple[str, str] | None:
-    """The fingerprint and hint of a known exception's likely cause (NumPy's own message is about casting
-    rules, not about the line that made the integer array), or None."""
-    if failure is not None and _INTEGER_CAST.search(failure.message):
+    """The fingerprint and hint of a known exception's likely cause, or None. NumPy's own words are about
+    casting rules and broadcast shapes, not about the line that made the integer array or the vector."""
+    if failure is None:
+        return None
+    if _INTEGER_CAST.search(failure.message):
         return INTEGER_ARRAY_UPDATED
+    if _vector_meant_for_the_middle_axis(failure.message):
+        return VECTOR_ON_LAST_AXIS
     return None
 
 

@@ -17,7 +17,14 @@ from grader.packs.conv1d.calls import layer_call
 from grader.packs.conv1d.cases import build_cases
 from grader.report import render, to_gradescope, to_json, to_markdown
 from grader.runner import Call, CallOutcome, Failure, LoadOutcome, Returned
-from grader.scoring import GRADIENTS, GradientsQuestion, exact_sum, gradient_points
+from grader.scoring import (
+    GRADIENTS,
+    INTEGER_ARRAY_UPDATED,
+    VECTOR_ON_LAST_AXIS,
+    GradientsQuestion,
+    exact_sum,
+    gradient_points,
+)
 from tests.fakes import ScriptedRunner, array, correct, raising, right_values
 
 SOURCE = b"import numpy as np\n# the scripted runner never executes this\n"
@@ -322,11 +329,35 @@ def test_numpy_refusing_fractions_in_an_integer_array_names_the_likely_cause():
     assert all("Likely cause: " in t.feedback and "np.zeros_like(x)" in t.feedback for t in raised)
 
 
+@pytest.mark.parametrize(
+    "message",
+    [
+        "operands could not be broadcast together with shapes (4,3,5) (3,) ",
+        "operands could not be broadcast together with shapes (3,) (2,3,7) ",
+        "operands could not be broadcast together with shapes (4,3,5) (3,) (4,3,5) ",  # out += bias
+    ],
+)
+def test_a_vector_broadcast_along_the_last_axis_names_the_likely_cause(message: str):
+    def misaligned(call: Call) -> CallOutcome:
+        return raising(call, "ValueError", message, "forward") if call.op == "forward" else correct(call)
+
+    result, _ = run(misaligned)
+    raised = [t for t in result.tests() if t.status == "error"]
+    assert raised and {t.mistake for t in raised} == {"vector_on_last_axis"}
+    assert all("v[None, :, None]" in t.feedback for t in raised)
+
+
+def test_exception_hints_hold_no_number():
+    # Shown on hidden tests too, as the value hints are (tests/test_hints.py checks those).
+    assert not any(ch.isdigit() for _, hint in (INTEGER_ARRAY_UPDATED, VECTOR_ON_LAST_AXIS) for ch in hint)
+
+
 def test_other_exceptions_get_no_likely_cause():
     def broadcast(call: Call) -> CallOutcome:
         if call.op == "output_size":
             return correct(call)
-        return raising(call, "ValueError", "operands could not be broadcast together")
+        # shapes that a vector meant for the middle axis does not explain
+        return raising(call, "ValueError", "operands could not be broadcast together with shapes (4,3,5) (4,) ")
 
     result, _ = run(broadcast)
     raised = [t for t in result.tests() if t.status == "error"]
