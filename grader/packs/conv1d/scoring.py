@@ -63,6 +63,7 @@ LABELS = MappingProxyType(
 )
 """What each step's ``where`` is called for students."""
 
+
 def _label(where: str) -> str:
     return LABELS.get(where, where)
 
