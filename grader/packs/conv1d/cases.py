@@ -228,6 +228,9 @@ class _Spec:
     """``float64``, ``float32``, or ``int`` (integer x and delta with fractional weights and bias)."""
 
 
+# The two longer cases are long in input (a wrong loop bound shows) but narrow in channels and batch: a hang
+# costs the sum of the backward allowances, and these two dominate it (about 2.7 s of CPU in all, at ten times
+# what the np.sum-per-term style needs).
 _HIDDEN = (
     _Spec("stride_not_dividing", "a stride that does not divide input_size - kernel_size", 3, 4, 3, 2, 2, 10),
     _Spec("stride_above_kernel", "a stride larger than the kernel (some inputs are skipped)", 2, 3, 2, 3, 2, 13),
@@ -237,8 +240,8 @@ _HIDDEN = (
     _Spec("single_out_channel", "a single output channel", 4, 1, 2, 1, 2, 7),
     _Spec("float32", "float32 weights, bias and input", 3, 2, 4, 2, 2, 12, dtype="float32"),
     _Spec("integer_input", "integer input with fractional weights", 2, 3, 3, 2, 2, 11, dtype="int"),
-    _Spec("large_stride_three", "a longer input with stride 3", 6, 5, 7, 3, 4, 250),
-    _Spec("large_stride_one", "a longer input with stride 1", 8, 7, 5, 1, 3, 128),
+    _Spec("large_stride_three", "a longer input with stride 3", 3, 2, 7, 3, 2, 250),
+    _Spec("large_stride_one", "a longer input with stride 1", 4, 3, 5, 1, 2, 128),
 )
 
 _NUMERATOR = 127
