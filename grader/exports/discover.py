@@ -1,0 +1,157 @@
+"""``discover_exports``: every hand-in in a batch folder, whatever mix of layouts it holds."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from contextlib import ExitStack
+from dataclasses import replace
+from pathlib import Path, PurePosixPath
+
+from grader.archive import DEFAULT_LIMITS, ZipLimits, is_archive_name
+from grader.errors import GraderError
+from grader.exports import blackboard, brightspace, canvas, classroom, gradescope, moodle
+from grader.exports.core import (
+    TOP,
+    Child,
+    Claim,
+    Context,
+    Group,
+    archive_name,
+    children,
+    items_under,
+    loose_file,
+    open_tree,
+    settle,
+)
+from grader.exports.model import Discovery, Handin, Wanted, readable, safe_name, unique_name
+from grader.exports.trees import Tree
+
+CLAIMS: tuple[Claim, ...] = (
+    gradescope.claim,
+    classroom.claim,
+    moodle.claim,
+    blackboard.claim,
+    brightspace.claim,
+    canvas.claim,
+)
+"""Each platform, most specific naming first (Canvas's pattern is the loosest)."""
+ANY_NN = Wanted()
+"""Without an assignment's names, only files named like ``nn.py`` are picked in a student's folder."""
+
+
+def discover_exports(folder: str | Path, limits: ZipLimits = DEFAULT_LIMITS, wanted: Wanted = ANY_NN) -> Discovery:
+    """Every hand-in in ``folder`` in any of the package's layouts, with each skipped file and why."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise GraderError(f"{folder} is not a folder")
+    with ExitStack() as stack:
+        ctx = Context(wanted, limits, stack)
+        tree = Tree.of_folder(folder, limits.max_member_bytes)
+        for path, reason, noise in tree.listing.left_out:
+            ctx.skip(path.as_posix() + ("/" if noise and path.suffix == "" else ""), reason, noise=noise)
+        scan_level(tree, TOP, ctx)
+        handins = _deduplicated(ctx)
+    named, clash_notes = _unique_names(handins)
+    return Discovery(tuple(named), tuple(ctx.skipped), tuple(ctx.notes + clash_notes))
+
+
+def scan_level(tree: Tree, folder: PurePosixPath, ctx: Context) -> None:
+    """One folder level: the platforms' groups, then each other entry as a student's folder, archive or file
+    (or, for a folder or archive that is itself an export, its own level)."""
+    kids = children(tree, folder)
+    groups: list[Group] = []
+    for claim in CLAIMS:
+        groups += claim(tree, kids, folder, ctx)
+    for child in kids.values():
+        if child.is_dir:
+            if looks_like_export(tree, child.path):
+                scan_level(tree, child.path, ctx)
+                continue
+            source = tree.where(child.path, folder=True)
+            groups.append(Group(safe_name(child.name), items_under(tree, child.path), source=source))
+        elif is_archive_name(child.name):
+            sub = open_tree(tree, child.path, ctx)
+            if sub is None:
+                continue
+            if looks_like_export(sub, TOP):
+                scan_level(sub, TOP, ctx)
+                continue
+            groups.append(Group(archive_name(child.name), items_under(sub, TOP), source=sub.source))
+        else:
+            group = loose_file(tree, child, ctx)
+            if group is not None:
+                groups.append(group)
+    for group in groups:
+        settle(group, ctx)
+
+
+def looks_like_export(tree: Tree, folder: PurePosixPath) -> bool:
+    """Whether ``folder`` holds many students' hand-ins rather than one's: an export's metadata, entries named
+    the way a platform names them, or git clones side by side; looked for through one folder wrapping it all."""
+    kids = children(tree, folder)
+    if gradescope.is_export(kids) or classroom.is_export(tree, kids, folder):
+        return True
+    if any(_platform_named(child) for child in kids.values()):
+        return True
+    only = list(kids.values())
+    return len(only) == 1 and only[0].is_dir and looks_like_export(tree, only[0].path)
+
+
+def _platform_named(child: Child) -> bool:
+    name = child.name
+    if child.is_dir:
+        return bool(moodle.FOLDER.match(name) or brightspace.FOLDER.match(name))
+    return bool(
+        moodle.FILE.match(name)
+        or blackboard.FILE.match(name)
+        or brightspace.FILE.match(name)
+        or canvas.FILE.match(name)
+    )
+
+
+def _identity(handin: Handin) -> str:
+    student = handin.student
+    for key in (student.canvas_id, student.lms_id, student.username, student.sis_id, student.email):
+        if key:
+            return f"{student.platform}:{key}"
+    return f"name:{handin.name}"
+
+
+def _deduplicated(ctx: Context) -> list[Handin]:
+    """The hand-ins, each student's identical file once (an export in the folder both zipped and unzipped)."""
+    seen: dict[tuple[str, str], Handin] = {}
+    kept = []
+    for handin in sorted(ctx.found, key=lambda h: (len(h.source), h.source)):
+        try:
+            digest = hashlib.sha256(handin.read()).hexdigest()
+        except OSError:
+            kept.append(handin)
+            continue
+        key = (_identity(handin), digest)
+        if key in seen:
+            ctx.skip(handin.source, f"the same file as {readable(seen[key].source)}, which is graded", beside=True)
+            continue
+        seen[key] = handin
+        kept.append(handin)
+    return kept
+
+
+def _unique_names(found: list[Handin]) -> tuple[list[Handin], list[str]]:
+    """Hand-ins sorted by name, each name unique: where several share one, each is named after its source
+    (``/`` and ``!`` written ``~``) and a note names them all."""
+    by_name: dict[str, list[Handin]] = {}
+    found = [replace(h, source=readable(h.source)) for h in found]
+    for handin in sorted(found, key=lambda h: h.source):
+        by_name.setdefault(handin.name, []).append(handin)
+    taken = {name for name, group in by_name.items() if len(group) == 1}
+    named = [group[0] for group in by_name.values() if len(group) == 1]
+    notes = []
+    for name, group in by_name.items():
+        if len(group) == 1:
+            continue
+        renamed = [replace(h, name=unique_name(re.sub(r"[/!]", "~", h.source), taken)) for h in group]
+        named += renamed
+        files = ", ".join(f"{h.source} as {h.name}" for h in renamed)
+        notes.append(f'{len(renamed)} submissions are named "{name}": graded {files}')
+    return sorted(named, key=lambda h: h.name), notes
