@@ -13,7 +13,7 @@ from grader.exports.trees import Tree
 
 def repos(tree: Tree, kids: dict[str, Child]) -> list[Child]:
     """The entries that are git clones (their ``.git``, a folder or a file, is pruned as noise)."""
-    clones = {left.parent for left, _, _ in tree.listing.left_out if left.name == ".git"}
+    clones = {left.parent for left, *_ in tree.listing.left_out if left.name == ".git"}
     return [child for child in kids.values() if child.is_dir and child.path in clones]
 
 

@@ -108,8 +108,8 @@ def open_tree(tree: Tree, path: PurePosixPath, ctx: Context) -> Tree | None:
         return None
     ctx.stack.callback(archive.close)
     sub = Tree.of_archive(archive, source, depth)
-    for left, reason, noise in sub.listing.left_out:
-        ctx.skip(sub.where(left, folder=left not in sub.listing.files and noise), reason, noise=noise)
+    for left, reason, noise, is_dir in sub.listing.left_out:
+        ctx.skip(sub.where(left, folder=is_dir), reason, noise=noise)
     return sub
 
 

@@ -48,8 +48,8 @@ def discover_exports(folder: str | Path, limits: ZipLimits = DEFAULT_LIMITS, wan
     with ExitStack() as stack:
         ctx = Context(wanted, limits, stack)
         tree = Tree.of_folder(folder, limits.max_member_bytes)
-        for path, reason, noise in tree.listing.left_out:
-            ctx.skip(path.as_posix() + ("/" if noise and path.suffix == "" else ""), reason, noise=noise)
+        for path, reason, noise, is_dir in tree.listing.left_out:
+            ctx.skip(tree.where(path, folder=is_dir), reason, noise=noise)
         scan_level(tree, TOP, ctx)
         handins = _deduplicated(ctx)
     named, clash_notes = _unique_names(handins)

@@ -62,8 +62,8 @@ class Listing:
 
     files: list[PurePosixPath] = field(default_factory=list)
     dirs: set[PurePosixPath] = field(default_factory=set)
-    left_out: list[tuple[PurePosixPath, str, bool]] = field(default_factory=list)
-    """``(path, reason, noise)``: links, devices, noise folders and files."""
+    left_out: list[tuple[PurePosixPath, str, bool, bool]] = field(default_factory=list)
+    """``(path, reason, noise, is_dir)``: links, devices, noise folders and files."""
 
 
 class Tree:
@@ -103,7 +103,7 @@ class Tree:
                 if reason is not None:
                     if part not in pruned:
                         pruned.add(part)
-                        listing.left_out.append((part, reason, True))
+                        listing.left_out.append((part, reason, True, is_dir))
                     break
                 if is_dir:
                     listing.dirs.add(part)
@@ -149,37 +149,37 @@ def _list_folder(folder: Path) -> Listing:
             with os.scandir(folder / rel) as scan:
                 entries = sorted(scan, key=lambda e: e.name)
         except OSError as exc:
-            listing.left_out.append((rel, f"cannot be listed: {exc.strerror}", False))
+            listing.left_out.append((rel, f"cannot be listed: {exc.strerror}", False, True))
             continue
         for entry in entries:
             seen += 1
             if seen > MAX_LISTED:
-                listing.left_out.append((rel, f"more than {MAX_LISTED:,} entries: the rest is not read", False))
+                listing.left_out.append((rel, f"more than {MAX_LISTED:,} entries: the rest is not read", False, True))
                 return listing
             path = rel / entry.name if rel != PurePosixPath(".") else PurePosixPath(entry.name)
             if entry.is_symlink():
-                listing.left_out.append((path, _link_reason(folder / path), False))
+                listing.left_out.append((path, _link_reason(folder / path), False, False))
                 continue
             try:
                 mode = entry.stat(follow_symlinks=False).st_mode
             except OSError as exc:
-                listing.left_out.append((path, f"cannot be read: {exc.strerror}", False))
+                listing.left_out.append((path, f"cannot be read: {exc.strerror}", False, False))
                 continue
             if stat.S_ISDIR(mode):
                 reason = noise_reason(path, True)
                 if reason is not None:
-                    listing.left_out.append((path, reason, True))
+                    listing.left_out.append((path, reason, True, True))
                 else:
                     listing.dirs.add(path)
                     pending.append(path)
             elif stat.S_ISREG(mode):
                 reason = noise_reason(path, False)
                 if reason is not None:
-                    listing.left_out.append((path, reason, True))
+                    listing.left_out.append((path, reason, True, False))
                 else:
                     listing.files.append(path)
             else:
-                listing.left_out.append((path, "not a regular file (a device, pipe or socket)", False))
+                listing.left_out.append((path, "not a regular file (a device, pipe or socket)", False, False))
     listing.files.sort()
     return listing
 
