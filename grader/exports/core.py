@@ -70,9 +70,8 @@ def children(tree: Tree, folder: PurePosixPath) -> dict[str, Child]:
         kids.setdefault(name, Child(path if len(path.parts) == depth + 1 else _join(folder, name), False))
         if len(path.parts) > depth + 1:
             kids[name] = Child(_join(folder, name), True)
-    for path in tree.listing.dirs:
-        if path.parent == folder or (folder == TOP and len(path.parts) == 1):
-            kids.setdefault(path.name, Child(path, True))
+    for path in tree.folders_in(folder):
+        kids.setdefault(path.name, Child(path, True))
     return dict(sorted(kids.items()))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -104,17 +105,11 @@ def read_regular(path: Path, max_bytes: int) -> bytes:
     fd = os.open(path, flags)
     with os.fdopen(fd, "rb") as handle:
         info = os.fstat(handle.fileno())
-        if not _is_regular(info.st_mode):
+        if not stat.S_ISREG(info.st_mode):
             raise OSError(f"{readable(str(path))} is not a regular file")
         if info.st_size > max_bytes:
             raise OSError(f"{readable(str(path))} is {info.st_size:,} bytes, more than the {max_bytes:,} read")
-        return handle.read(max_bytes + 1)[: max_bytes + 1]
-
-
-def _is_regular(mode: int) -> bool:
-    import stat
-
-    return stat.S_ISREG(mode)
+        return handle.read(max_bytes + 1)
 
 
 def readable(name: str) -> str:

@@ -86,6 +86,8 @@ class Tree:
         self.depth = depth
         """Archives this one is inside (0: on disk, or the batch folder itself)."""
         self.max_bytes = max_bytes
+        self._under: dict[tuple[str, ...], list[PurePosixPath]] | None = None
+        self._folders: dict[tuple[str, ...], list[PurePosixPath]] | None = None
 
     @classmethod
     def of_folder(cls, folder: Path, max_bytes: int) -> Tree:
@@ -132,10 +134,23 @@ class Tree:
         return self.root / path if self.root is not None and self.archive is None else None
 
     def under(self, folder: PurePosixPath) -> Iterator[PurePosixPath]:
-        """Every file inside ``folder`` (the whole tree for ``.``)."""
-        for path in self.listing.files:
-            if folder == PurePosixPath(".") or path.parts[: len(folder.parts)] == folder.parts:
-                yield path
+        """Every file inside ``folder`` (the whole tree for ``.``), from an index made once: a level-by-level
+        walk asks this of every folder, which a scan of every file each time would make quadratic."""
+        if self._under is None:
+            self._under = {}
+            for path in self.listing.files:
+                for n in range(len(path.parts)):
+                    self._under.setdefault(path.parts[:n], []).append(path)
+        key = () if folder == PurePosixPath(".") else folder.parts
+        return iter(self._under.get(key, []))
+
+    def folders_in(self, folder: PurePosixPath) -> list[PurePosixPath]:
+        """The folders directly inside ``folder`` (an empty one included), from an index made once."""
+        if self._folders is None:
+            self._folders = {}
+            for path in self.listing.dirs:
+                self._folders.setdefault(path.parts[:-1], []).append(path)
+        return self._folders.get(() if folder == PurePosixPath(".") else folder.parts, [])
 
 
 def _list_folder(folder: Path) -> Listing:
