@@ -34,7 +34,7 @@ def claim(tree: Tree, kids: dict[str, Child], folder: PurePosixPath, ctx: Contex
         del kids[name]
         user, when = match.group("user"), match.group("when")
         if match.group("receipt"):
-            ctx.skip(tree.where(child.path), "Blackboard's receipt of the attempt (read for the name)", beside=True)
+            ctx.skip(tree.where(child.path), "Blackboard's receipt of the attempt (read for the name)", noise=True)
             found = _receipt_name(tree, child.path)
             if found and when >= names.get(user, ("", ""))[0]:
                 names[user] = (when, found)

@@ -110,25 +110,31 @@ def _platform_named(child: Child) -> bool:
     )
 
 
-def _identity(handin: Handin) -> str:
+def _identity(handin: Handin) -> str | None:
+    """The student as the export identifies them, or None where only a name does (two plain hand-ins under one
+    name are two hand-ins, however alike)."""
     student = handin.student
     for key in (student.canvas_id, student.lms_id, student.username, student.sis_id, student.email):
         if key:
             return f"{student.platform}:{key}"
-    return f"name:{handin.name}"
+    return None
 
 
 def _deduplicated(ctx: Context) -> list[Handin]:
-    """The hand-ins, each student's identical file once (an export in the folder both zipped and unzipped)."""
+    """The hand-ins, each exported student's identical file once (an export in the folder both zipped and
+    unzipped)."""
     seen: dict[tuple[str, str], Handin] = {}
     kept = []
     for handin in sorted(ctx.found, key=lambda h: (len(h.source), h.source)):
+        identity = _identity(handin)
         try:
-            digest = hashlib.sha256(handin.read()).hexdigest()
+            digest = hashlib.sha256(handin.read()).hexdigest() if identity is not None else ""
         except OSError:
+            identity = None
+        if identity is None:
             kept.append(handin)
             continue
-        key = (_identity(handin), digest)
+        key = (identity, digest)
         if key in seen:
             ctx.skip(handin.source, f"the same file as {readable(seen[key].source)}, which is graded", beside=True)
             continue

@@ -126,7 +126,7 @@ def is_nn(name: str) -> bool:
 def safe_name(name: str) -> str:
     """A submission name usable as a report's file name: no path separators (an export's submitter name may
     hold one). Anything else stays as it was: the reports and gradebook escape it where it is shown."""
-    cleaned = readable(re.sub(r"[/\x00]+", "_", name)).strip()
+    cleaned = readable(re.sub(r"[/\x00]+", "_", name))
     return cleaned if cleaned.strip(". ") else "unnamed"
 
 
