@@ -163,6 +163,45 @@ SCENARIOS = {
         },
         reads={"Ada Lovelace": "ada latest"},
     ),
+    "blackboard-usernames-with-underscores": Scenario(
+        {
+            "Lab_2_j_doe_attempt_2024-02-01-10-00-00_nn.py": code("j_doe"),
+            "Lab_2_j_doe_attempt_2024-02-01-10-00-00.txt": "Name: Jane Doe (j_doe)\nAssignment: Lab_2\n",
+            "Lab_2_k_doe_attempt_2024-02-01-11-00-00_nn.py": code("k_doe"),
+            "Lab_2_k_doe_attempt_2024-02-01-11-00-00.txt": "Name: Kim Doe (k_doe)\r\nAssignment: Lab_2\r\n",
+        },
+        {
+            "Jane Doe": "Lab_2_j_doe_attempt_2024-02-01-10-00-00_nn.py",
+            "Kim Doe": "Lab_2_k_doe_attempt_2024-02-01-11-00-00_nn.py",
+        },
+        students={"Kim Doe": {"username": "k_doe", "name": "Kim Doe"}},
+    ),
+    "moodle-blind-marking": Scenario(
+        {
+            "Participant_901_assignsubmission_file/nn.py": code("p901"),
+            "Participant_902_assignsubmission_file/nn.py": code("p902"),
+        },
+        {
+            "Participant 901": "Participant_901_assignsubmission_file/nn.py",
+            "Participant 902": "Participant_902_assignsubmission_file/nn.py",
+        },
+        students={"Participant 902": {"lms_id": "902"}},
+    ),
+    "gradescope-unzipped": Scenario(
+        {
+            "assignment_4242_export/submission_metadata.yml": (
+                "submission_101:\n  :submitters:\n  - :name: Ada Lovelace\n    :sid: '1815'\n"
+            ),
+            "assignment_4242_export/submission_101/mytorch/nn.py": code("ada"),
+            "assignment_4242_export/submission_101/mytorch/__pycache__/nn.cpython-311.pyc": b"\x00",
+        },
+        {"Ada Lovelace": "assignment_4242_export/submission_101/mytorch/nn.py"},
+        students={"Ada Lovelace": {"platform": "gradescope", "sis_id": "1815"}},
+        skipped={
+            "assignment_4242_export/submission_metadata.yml": "Gradescope's list",
+            "assignment_4242_export/submission_101/mytorch/__pycache__/": "Python's cache",
+        },
+    ),
     "brightspace-zip": Scenario(
         {"A2 Download Feb 5, 2024 900 AM.zip": zip_bytes(BRIGHTSPACE)},
         {
@@ -229,6 +268,20 @@ SCENARIOS = {
         },
         reads={"erin": "erin"},
     ),
+    "exports-in-folders-of-their-own": Scenario(
+        {
+            "canvas/submissions.zip": zip_bytes(CANVAS),
+            "moodle/A2-Conv1d-1234.zip": zip_bytes(MOODLE_FLAT),
+            "moodle/notes.txt": "graded on Monday",
+        },
+        {
+            "Ada Lovelace": "moodle/A2-Conv1d-1234.zip!Ada Lovelace_4711_assignsubmission_file_nn.py",
+            "Alan Turing": "moodle/A2-Conv1d-1234.zip!Alan Turing_4712_assignsubmission_file_nn (1).py",
+            "smithbob": "canvas/submissions.zip!smithbob_340934_208490299_nn-1.py",
+            "wellslane": "canvas/submissions.zip!wellslane_LATE_334244_394803489_nn.py",
+        },
+        skipped={"moodle/notes.txt": "not a submission (.txt)"},
+    ),
     "nested-zip-in-a-folder": Scenario(
         {"frank/handin.zip": zip_bytes({"hw2/mytorch/nn.py": code("frank")}), "frank/readme.txt": "hi"},
         {"frank": "frank/handin.zip!hw2/mytorch/nn.py"},
@@ -266,6 +319,8 @@ SCENARIOS = {
             "nora/Conv1d.py": code("nora"),
             "oscar/nn.py.txt": "my code is in the pdf",
             "oscar/answers.pdf": b"%PDF",
+            "pia.rar": b"Rar!\x1a\x07\x00",
+            "quentin/handin.7z": b"7z\xbc\xaf\x27\x1c",
         },
         {
             "ivan": "ivan/NN.PY",
@@ -275,7 +330,12 @@ SCENARIOS = {
             "mike": "mike/nn_final.py",
             "nora": "nora/Conv1d.py",
         },
-        skipped={"oscar/nn.py.txt": "a text file and defines none of", "oscar/answers.pdf": "not nn.py"},
+        skipped={
+            "oscar/nn.py.txt": "a text file and defines none of",
+            "oscar/answers.pdf": "not nn.py",
+            "pia.rar": "an archive the grader does not open (rar)",
+            "quentin/handin.7z": "an archive the grader does not open (7z)",
+        },
     ),
     "several-candidates-picked-by-content": Scenario(
         {
@@ -396,6 +456,14 @@ def test_a_file_swapped_for_a_link_after_discovery_is_not_followed(tmp_path: Pat
     (folder / "alice" / "nn.py").unlink()
     (folder / "alice" / "nn.py").symlink_to(tmp_path / "outside.py")
     with pytest.raises(OSError):
+        handin.read()
+
+
+def test_a_file_too_large_to_read_says_so(tmp_path: Path):
+    folder = tmp_path / "handins"
+    lay_out(folder, {"alice/nn.py": code("alice") + "#" * 5000})
+    handin = discover_exports(folder, ZipLimits(max_member_bytes=4096), wanted=CONV).handins[0]
+    with pytest.raises(OSError, match=r"5,\d{3} bytes, more than the 4,096 a hand-in is read to"):
         handin.read()
 
 

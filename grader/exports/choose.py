@@ -25,6 +25,8 @@ from grader.exports.trees import Tree
 PEEK_BYTES = 4 << 20
 """How much of a file is searched for the names it defines (far more than any hand-written nn.py)."""
 _TEXT_SUFFIXES = (".txt", ".text")
+UNREAD_ARCHIVES = (".rar", ".7z", ".gz", ".bz2", ".xz")
+"""Archives read by no module of the standard library (rar, 7z), or a compressed file that is not a tar."""
 
 
 @dataclass(frozen=True)
@@ -154,4 +156,6 @@ def why_not(name: str, wanted: Wanted, rank: int | None = None) -> str:
         return f"a text file{marks or ''}: hand in {target} itself"
     if lower.endswith(".pyc"):
         return f"compiled Python, not source: hand in {target}"
+    if lower.endswith(UNREAD_ARCHIVES):
+        return f"an archive the grader does not open ({lower.rsplit('.', 1)[1]}): hand in {target} or a zip"
     return f"not {target}"

@@ -11,8 +11,8 @@ from pathlib import PurePosixPath
 
 from grader.archive import ZipLimits, archive_stem, is_archive_name, open_archive, open_nested
 from grader.errors import UnsafeArchive
-from grader.exports.choose import PEEK_BYTES, Choice, Item, choose, defines, name_rank, why_not
-from grader.exports.model import NOTEBOOK_REASON, Handin, Skipped, Student, Wanted, readable, safe_name
+from grader.exports.choose import PEEK_BYTES, UNREAD_ARCHIVES, Choice, Item, choose, defines, name_rank, why_not
+from grader.exports.model import Handin, Skipped, Student, Wanted, readable, safe_name
 from grader.exports.trees import Tree
 
 TOP = PurePosixPath(".")
@@ -51,6 +51,9 @@ class Context:
     found: list[Handin] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    opened: dict[tuple[int, PurePosixPath], Tree | None] = field(default_factory=dict)
+    """Each archive opened so far (None: skipped), so that looking into one twice neither reads it twice nor
+    lists its skipped entries twice."""
 
     def skip(self, source: str, reason: str, *, beside: bool = False, noise: bool = False) -> None:
         self.skipped.append(Skipped(readable(source), reason, beside, noise))
@@ -90,6 +93,13 @@ def items_under(tree: Tree, folder: PurePosixPath, **attempt: object) -> list[It
 
 def open_tree(tree: Tree, path: PurePosixPath, ctx: Context) -> Tree | None:
     """The archive at ``path`` as a tree (kept open until discovery ends), or None once skipped with why."""
+    key = (id(tree), path)
+    if key not in ctx.opened:
+        ctx.opened[key] = _open_tree(tree, path, ctx)
+    return ctx.opened[key]
+
+
+def _open_tree(tree: Tree, path: PurePosixPath, ctx: Context) -> Tree | None:
     source = tree.where(path)
     try:
         disk = tree.disk_path(path)
@@ -193,8 +203,8 @@ def loose_file(tree: Tree, child: Child, ctx: Context) -> Group | None:
         if found:
             stem = name[: -len(".py.txt")] if lower.endswith(".py.txt") else name.rsplit(".", 1)[0]
             return Group(safe_name(stem), [Item(tree, child.path, name)], source=tree.where(child.path))
-    if lower.endswith(".ipynb"):
-        ctx.skip(tree.where(child.path), NOTEBOOK_REASON)
+    if lower.endswith(".ipynb") or lower.endswith(UNREAD_ARCHIVES):
+        ctx.skip(tree.where(child.path), why_not(name, ctx.wanted))
         return None
     suffix = "." + name.rsplit(".", 1)[1] if "." in name.strip(".") else "no extension"
     ctx.skip(

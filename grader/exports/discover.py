@@ -65,7 +65,7 @@ def scan_level(tree: Tree, folder: PurePosixPath, ctx: Context) -> None:
         groups += claim(tree, kids, folder, ctx)
     for child in kids.values():
         if child.is_dir:
-            if looks_like_export(tree, child.path):
+            if looks_like_export(tree, child.path, ctx):
                 scan_level(tree, child.path, ctx)
                 continue
             source = tree.where(child.path, folder=True)
@@ -74,7 +74,7 @@ def scan_level(tree: Tree, folder: PurePosixPath, ctx: Context) -> None:
             sub = open_tree(tree, child.path, ctx)
             if sub is None:
                 continue
-            if looks_like_export(sub, TOP):
+            if looks_like_export(sub, TOP, ctx):
                 scan_level(sub, TOP, ctx)
                 continue
             groups.append(Group(archive_name(child.name), items_under(sub, TOP), source=sub.source))
@@ -86,16 +86,23 @@ def scan_level(tree: Tree, folder: PurePosixPath, ctx: Context) -> None:
         settle(group, ctx)
 
 
-def looks_like_export(tree: Tree, folder: PurePosixPath) -> bool:
+def looks_like_export(tree: Tree, folder: PurePosixPath, ctx: Context) -> bool:
     """Whether ``folder`` holds many students' hand-ins rather than one's: an export's metadata, entries named
-    the way a platform names them, or git clones side by side; looked for through one folder wrapping it all."""
+    the way a platform names them, git clones side by side, or (in a folder on disk) an archive that is an
+    export; looked for through one folder wrapping it all."""
     kids = children(tree, folder)
     if gradescope.is_export(kids) or classroom.is_export(tree, kids, folder):
         return True
     if any(_platform_named(child) for child in kids.values()):
         return True
+    if tree.archive is None:  # an export's zip put in a folder of its own (``canvas/submissions.zip``)
+        for child in kids.values():
+            if not child.is_dir and is_archive_name(child.name):
+                sub = open_tree(tree, child.path, ctx)
+                if sub is not None and looks_like_export(sub, TOP, ctx):
+                    return True
     only = list(kids.values())
-    return len(only) == 1 and only[0].is_dir and looks_like_export(tree, only[0].path)
+    return len(only) == 1 and only[0].is_dir and looks_like_export(tree, only[0].path, ctx)
 
 
 def _platform_named(child: Child) -> bool:

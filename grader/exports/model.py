@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import stat
@@ -106,9 +107,9 @@ def read_regular(path: Path, max_bytes: int) -> bytes:
     with os.fdopen(fd, "rb") as handle:
         info = os.fstat(handle.fileno())
         if not stat.S_ISREG(info.st_mode):
-            raise OSError(f"{readable(str(path))} is not a regular file")
+            raise OSError(errno.EINVAL, "not a regular file")
         if info.st_size > max_bytes:
-            raise OSError(f"{readable(str(path))} is {info.st_size:,} bytes, more than the {max_bytes:,} read")
+            raise OSError(errno.EFBIG, f"{info.st_size:,} bytes, more than the {max_bytes:,} a hand-in is read to")
         return handle.read(max_bytes + 1)
 
 

@@ -21,6 +21,7 @@ from grader.exports.trees import Tree
 _PREFIX = r"^(?P<name>[^_]+)_(?P<id>\d+)_assignsubmission_(?P<plugin>[a-z]+)"
 FOLDER = re.compile(_PREFIX + r"_?$")
 FILE = re.compile(_PREFIX + r"_(?P<file>.+)$")
+BLIND = "Participant"
 
 
 def claim(tree: Tree, kids: dict[str, Child], folder: PurePosixPath, ctx: Context) -> list[Group]:
@@ -44,6 +45,8 @@ def claim(tree: Tree, kids: dict[str, Child], folder: PurePosixPath, ctx: Contex
             items.append(Item(tree, child.path, match.group("file")))
     groups = []
     for participant, (full_name, items) in sorted(by_id.items()):
-        student = Student(name=full_name, platform="moodle", lms_id=participant)
-        groups.append(Group(safe_name(full_name), items, student, source=f"{full_name}_{participant}"))
+        # Blind marking names everyone "Participant": the id is then the only name there is.
+        shown = f"{full_name} {participant}" if full_name == BLIND else full_name
+        student = Student(name=shown, platform="moodle", lms_id=participant)
+        groups.append(Group(safe_name(shown), items, student, source=f"{full_name}_{participant}"))
     return groups
