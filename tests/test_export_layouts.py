@@ -282,6 +282,25 @@ SCENARIOS = {
         },
         skipped={"moodle/notes.txt": "not a submission (.txt)"},
     ),
+    "a-class-folder-put-in-the-batch-folder": Scenario(
+        {"A2 hand-ins/alice/nn.py": code("alice"), "A2 hand-ins/bob/mytorch/nn.py": code("bob")},
+        {"alice": "A2 hand-ins/alice/nn.py", "bob": "A2 hand-ins/bob/mytorch/nn.py"},
+    ),
+    "a-class-zip": Scenario(
+        {"class.zip": zip_bytes({"A2/alice/nn.py": code("alice"), "A2/bob/NN.py": code("bob"), "A2/roster.csv": "x"})},
+        {"alice": "class.zip!A2/alice/nn.py", "bob": "class.zip!A2/bob/NN.py"},
+        skipped={"class.zip!A2/roster.csv": "not a submission (.csv)"},
+    ),
+    "a-late-folder-beside-students-and-versions-kept-together": Scenario(
+        {
+            "late/dave/nn.py": code("dave"),
+            "late/erin/nn.py": code("erin"),
+            "carol/v1/nn.py": code("carol v1"),
+            "carol/v2/nn.py": code("carol v2"),
+        },
+        {"carol": "carol/v1/nn.py", "dave": "late/dave/nn.py", "erin": "late/erin/nn.py"},
+        skipped={"carol/v2/nn.py": "another candidate: carol/v1/nn.py is graded"},
+    ),
     "nested-zip-in-a-folder": Scenario(
         {"frank/handin.zip": zip_bytes({"hw2/mytorch/nn.py": code("frank")}), "frank/readme.txt": "hi"},
         {"frank": "frank/handin.zip!hw2/mytorch/nn.py"},

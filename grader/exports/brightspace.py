@@ -37,7 +37,7 @@ def claim(tree: Tree, kids: dict[str, Child], folder: PurePosixPath, ctx: Contex
         who = match.group("name")
         items = by_name.setdefault(who, [])
         if child.is_dir:
-            items += [Item(i.tree, i.path, i.name, i.depth, (when,), label) for i in items_under(tree, child.path)]
+            items += items_under(tree, child.path, (when,), label)
         else:
             items.append(Item(tree, child.path, match.group("file"), attempt=(when,), attempt_label=label))
         if who not in ids or when > ids[who][0]:

@@ -153,7 +153,7 @@ def why_not(name: str, wanted: Wanted, rank: int | None = None) -> str:
     if rank == 2:
         return f"a .py file not named {target}{marks}: rename it {target}"
     if rank in (3, 4):
-        return f"a text file{marks or ''}: hand in {target} itself"
+        return f"a text file{marks}: hand in {target} itself"
     if lower.endswith(".pyc"):
         return f"compiled Python, not source: hand in {target}"
     if lower.endswith(UNREAD_ARCHIVES):

@@ -45,6 +45,8 @@ class Group:
 
 @dataclass
 class Context:
+    """One discovery's settings and what it has found so far."""
+
     wanted: Wanted
     limits: ZipLimits
     stack: ExitStack
@@ -82,13 +84,13 @@ def _join(folder: PurePosixPath, name: str) -> PurePosixPath:
     return PurePosixPath(name) if folder == TOP else folder / name
 
 
-def items_under(tree: Tree, folder: PurePosixPath, **attempt: object) -> list[Item]:
-    """Every file inside ``folder`` as an item of one hand-in, its depth counted from ``folder``."""
+def items_under(
+    tree: Tree, folder: PurePosixPath, attempt: tuple[object, ...] = (), attempt_label: str = ""
+) -> list[Item]:
+    """Every file inside ``folder`` as an item of one hand-in (of one attempt), its depth counted from
+    ``folder``."""
     base = 0 if folder == TOP else len(folder.parts)
-    return [
-        Item(tree, path, path.name, len(path.parts) - base - 1, **attempt)  # type: ignore[arg-type]
-        for path in tree.under(folder)
-    ]
+    return [Item(tree, p, p.name, len(p.parts) - base - 1, attempt, attempt_label) for p in tree.under(folder)]
 
 
 def open_tree(tree: Tree, path: PurePosixPath, ctx: Context) -> Tree | None:
@@ -167,9 +169,7 @@ def _choose_deep(items: list[Item], ctx: Context) -> Choice:
         sub = open_tree(archive.tree, archive.path, ctx)
         if sub is None:
             continue
-        inner = [
-            Item(sub, i.path, i.name, i.depth, archive.attempt, archive.attempt_label) for i in items_under(sub, TOP)
-        ]
+        inner = items_under(sub, TOP, archive.attempt, archive.attempt_label)
         if not inner:
             ctx.skip(archive.source, f"an empty archive: no {ctx.wanted.filename} in it")
         inner_choice = _choose_deep(inner, ctx)

@@ -11,6 +11,7 @@ from pathlib import Path, PurePosixPath
 from grader.archive import DEFAULT_LIMITS, ZipLimits, is_archive_name
 from grader.errors import GraderError
 from grader.exports import blackboard, brightspace, canvas, classroom, gradescope, moodle
+from grader.exports.choose import name_rank
 from grader.exports.core import (
     TOP,
     Child,
@@ -60,12 +61,13 @@ def scan_level(tree: Tree, folder: PurePosixPath, ctx: Context) -> None:
     """One folder level: the platforms' groups, then each other entry as a student's folder, archive or file
     (or, for a folder or archive that is itself an export, its own level)."""
     kids = children(tree, folder)
+    sole = len(kids) == 1
     groups: list[Group] = []
     for claim in CLAIMS:
         groups += claim(tree, kids, folder, ctx)
     for child in kids.values():
         if child.is_dir:
-            if looks_like_export(tree, child.path, ctx):
+            if looks_like_export(tree, child.path, ctx) or class_folder(tree, child.path, ctx, sole=sole):
                 scan_level(tree, child.path, ctx)
                 continue
             source = tree.where(child.path, folder=True)
@@ -74,7 +76,7 @@ def scan_level(tree: Tree, folder: PurePosixPath, ctx: Context) -> None:
             sub = open_tree(tree, child.path, ctx)
             if sub is None:
                 continue
-            if looks_like_export(sub, TOP, ctx):
+            if looks_like_export(sub, TOP, ctx) or class_folder(sub, TOP, ctx, sole=True):
                 scan_level(sub, TOP, ctx)
                 continue
             groups.append(Group(archive_name(child.name), items_under(sub, TOP), source=sub.source))
@@ -103,6 +105,31 @@ def looks_like_export(tree: Tree, folder: PurePosixPath, ctx: Context) -> bool:
                     return True
     only = list(kids.values())
     return len(only) == 1 and only[0].is_dir and looks_like_export(tree, only[0].path, ctx)
+
+
+def class_folder(tree: Tree, folder: PurePosixPath, ctx: Context, *, sole: bool) -> bool:
+    """Whether ``folder`` is a plain folder of student folders (``A2/alice/nn.py``, ``A2/bob/nn.py``) rather than
+    one student's folder holding versions (``carol/v1/nn.py``, ``carol/v2/nn.py``): it must be the only entry
+    where it is (a class's folder put in the batch folder, or a class's zip), or be named as a folder of
+    hand-ins is (``submissions``, ``handins``, ``late``...), hold no file named like the hand-in itself, and
+    have two or more folders that each hold one."""
+    if not (sole or _CLASS_FOLDER.search(folder.name)):
+        return False
+    kids = children(tree, folder)
+    only = list(kids.values())
+    if len(only) == 1 and only[0].is_dir:  # a folder wrapping it all (``class.zip!A2/...``)
+        return class_folder(tree, only[0].path, ctx, sole=True)
+    if any(not c.is_dir and name_rank(c.name, ctx.wanted) in (0, 1) for c in kids.values()):
+        return False
+    holding = [
+        c
+        for c in kids.values()
+        if c.is_dir and any(name_rank(p.name, ctx.wanted) in (0, 1) for p in tree.under(c.path))
+    ]
+    return len(holding) >= 2
+
+
+_CLASS_FOLDER = re.compile(r"submission|hand-?ins|students|exports?$|downloads?|late", re.IGNORECASE)
 
 
 def _platform_named(child: Child) -> bool:
