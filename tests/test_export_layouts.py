@@ -392,6 +392,24 @@ SCENARIOS = {
             "canvas.zip!smithbob_340934_208490299_nn-1.py": "the same file as canvas/smithbob_340934_208490299_nn-1.py"
         },
     ),
+    "two-students-with-one-name": Scenario(
+        {
+            "Ann Lee_4711_assignsubmission_file/nn.py": code("ann 1"),
+            "Ann Lee_4799_assignsubmission_file/nn.py": code("ann 2"),
+            "leeann_555_777_nn.py": code("ann 3"),
+            "leeann_556_778_nn.py": code("ann 4"),
+        },
+        {
+            "Ann Lee (4711)": "Ann Lee_4711_assignsubmission_file/nn.py",
+            "Ann Lee (4799)": "Ann Lee_4799_assignsubmission_file/nn.py",
+            "leeann (555)": "leeann_555_777_nn.py",
+            "leeann (556)": "leeann_556_778_nn.py",
+        },
+    ),
+    "control-characters-in-an-exports-file-names": Scenario(
+        {"zoe_901_902_nn\n.py": code("zoe"), "Zed Ray_77_assignsubmission_file_\x1b[2Jnn.py": code("zed")},
+        {"zoe": "zoe_901_902_nn\n.py", "Zed Ray": "Zed Ray_77_assignsubmission_file_\x1b[2Jnn.py"},
+    ),
     "the-same-name-in-two-layouts": Scenario(
         {"walt.py": code("walt loose"), "walt/nn.py": code("walt folder"), "walt.zip": zip_bytes({"nn.py": code("z")})},
         {"walt.py": "walt.py", "walt~nn.py": "walt/nn.py", "walt.zip~nn.py": "walt.zip!nn.py"},

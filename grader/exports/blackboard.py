@@ -19,7 +19,8 @@ from grader.exports.model import Student, safe_name
 from grader.exports.trees import Tree
 
 FILE = re.compile(
-    r"^(?P<head>.+_.+)_attempt_(?P<when>\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2})(?:_(?P<file>.+)|(?P<receipt>\.txt))$"
+    r"^(?P<head>.+_.+)_attempt_(?P<when>\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2})(?:_(?P<file>.+)|(?P<receipt>\.txt))\Z",
+    re.DOTALL,
 )
 _NAME_LINE = re.compile(r"^Name:[ \t]*(?P<name>.+?)[ \t]*(?:\((?P<user>[^()\n]*)\))?[ \t]*\r?$", re.MULTILINE)
 RECEIPT_BYTES = 64 << 10

@@ -20,7 +20,7 @@ _PREFIX = (
     r"^(?P<ids>\d+-\d+) - (?P<name>.+?) - "
     r"(?P<when>(?P<month>[A-Z][a-z]{2}) (?P<day>\d{1,2}), (?P<year>\d{4}) (?P<hm>\d{3,4}) (?P<ampm>[AP]M))"
 )
-FILE = re.compile(_PREFIX + r"(?: - |_)(?P<file>.+)$")
+FILE = re.compile(_PREFIX + r"(?: - |_)(?P<file>.+)\Z", re.DOTALL)
 FOLDER = re.compile(_PREFIX + r"$")
 
 

@@ -13,8 +13,11 @@ from grader.exports.model import Student, safe_name
 from grader.exports.trees import Tree
 
 # "<sortable name slug>[_LATE]_<user id or anon_id>_<attachment id>_<display name>"; the slug has no "_<digits>_"
-# in it (Canvas strips that so that its own re-upload can find the ids), so the first match is right.
-FILE = re.compile(r"^(?P<name>.+?)(?P<late>_LATE)?_(?P<uid>\d+|anon_[A-Za-z0-9]+)_(?P<fid>\d+)_(?P<file>.+)$")
+# in it (Canvas strips that so that its own re-upload can find the ids), so the first match is right. The file's
+# own name is the student's: DOTALL, since it may hold a newline.
+FILE = re.compile(
+    r"^(?P<name>.+?)(?P<late>_LATE)?_(?P<uid>\d+|anon_[A-Za-z0-9]+)_(?P<fid>\d+)_(?P<file>.+)\Z", re.DOTALL
+)
 TEXT = re.compile(r"^(?P<name>.+?)(?:_LATE)?_(?P<uid>\d+|anon_[A-Za-z0-9]+)_(?:text|link)\.html$")
 _UPLOAD_NUMBER = re.compile(r"(?:-(\d+)| ?\((\d+)\))\.[^.]+$")
 

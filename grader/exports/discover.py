@@ -177,9 +177,17 @@ def _deduplicated(ctx: Context) -> list[Handin]:
     return kept
 
 
+def _distinct(handin: Handin) -> str:
+    """A name for one of several hand-ins sharing a name: the student's id where the export gives one
+    (``Ada Lovelace (4711)``), else the file's path (``/`` and ``!`` written ``~``)."""
+    student = handin.student
+    key = student.canvas_id or student.lms_id or student.username or student.sis_id
+    return f"{handin.name} ({key})" if key else re.sub(r"[/!]", "~", handin.source)
+
+
 def _unique_names(found: list[Handin]) -> tuple[list[Handin], list[str]]:
-    """Hand-ins sorted by name, each name unique: where several share one, each is named after its source
-    (``/`` and ``!`` written ``~``) and a note names them all."""
+    """Hand-ins sorted by name, each name unique: where several share one, each is named after its student's id
+    or its source (:func:`_distinct`) and a note names them all."""
     by_name: dict[str, list[Handin]] = {}
     found = [replace(h, source=readable(h.source)) for h in found]
     for handin in sorted(found, key=lambda h: h.source):
@@ -190,7 +198,7 @@ def _unique_names(found: list[Handin]) -> tuple[list[Handin], list[str]]:
     for name, group in by_name.items():
         if len(group) == 1:
             continue
-        renamed = [replace(h, name=unique_name(re.sub(r"[/!]", "~", h.source), taken)) for h in group]
+        renamed = [replace(h, name=unique_name(_distinct(h), taken)) for h in group]
         named += renamed
         files = ", ".join(f"{h.source} as {h.name}" for h in renamed)
         notes.append(f'{len(renamed)} submissions are named "{name}": graded {files}')

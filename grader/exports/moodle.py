@@ -20,7 +20,7 @@ from grader.exports.trees import Tree
 
 _PREFIX = r"^(?P<name>[^_]+)_(?P<id>\d+)_assignsubmission_(?P<plugin>[a-z]+)"
 FOLDER = re.compile(_PREFIX + r"_?$")
-FILE = re.compile(_PREFIX + r"_(?P<file>.+)$")
+FILE = re.compile(_PREFIX + r"_(?P<file>.+)\Z", re.DOTALL)
 BLIND = "Participant"
 
 
