@@ -83,10 +83,23 @@ def write_gradebook(
     roster: Path | None,
     assignment: str,
 ) -> None:
-    """The gradebook at ``out``: ours (``gradebook``) or Canvas's import CSV (``canvas``)."""
+    """The gradebook at ``out``: ours (``gradebook``), Canvas's import CSV (``canvas``) or Moodle's grading
+    worksheet (``moodle``)."""
     if fmt == "gradebook":
         questions = [q.id for q in get_pack(config.assignment).questions(config.rubric)]
         write_atomically(out, gradebook_csv((e.row(folder) for e in entries), gradebook_columns(questions)))
+        return
+    if fmt == "moodle":
+        from grader.moodle import moodle_worksheet
+
+        sheet = moodle_worksheet(entries, get_pack(config.assignment).max_score(config.rubric))
+        if len(sheet.unmatched) == len(entries):
+            raise GraderError("no submission could be written to Moodle's worksheet: none came from a Moodle export")
+        write_atomically(out, sheet.csv)
+        for name, why in sheet.unmatched:
+            click.secho(
+                escape_controls(f"WARNING: {name} is not in the Moodle worksheet: {why}"), fg="yellow", err=True
+            )
         return
     from grader.canvas import canvas_gradebook, read_roster
 

@@ -171,10 +171,11 @@ def _write_reports(folder: Path, entry: Entry) -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["gradebook", "canvas"]),
+    type=click.Choice(["gradebook", "canvas", "moodle"]),
     default="gradebook",
     show_default=True,
-    help="gradebook: ours (submission, source, q1, q2, score...); canvas: Canvas's gradebook import CSV.",
+    help="gradebook: ours (submission, source, q1, q2, score...); canvas: Canvas's gradebook import CSV; "
+    "moodle: Moodle's grading worksheet (from a Moodle export's participant ids).",
 )
 @click.option(
     "--roster",

@@ -604,6 +604,30 @@ def test_batch_writes_one_row_per_student_and_lists_the_rest(scripted: ScriptedR
             assert f"not graded: {source}: " in out.output
 
 
+def test_format_moodle_writes_the_grading_worksheet_moodle_uploads(scripted: ScriptedRunner, tmp_path: Path):
+    folder = build(tmp_path, SCENARIOS["moodle-zip"])
+    lay_out(folder, {"stray.py": CODE})
+    sheet = tmp_path / "worksheet.csv"
+    out = CliRunner().invoke(main, ["batch", str(folder), "--format", "moodle", "--out", str(sheet), "--no-progress"])
+    assert out.exit_code == 0, out.output
+    rows = list(csv.reader(sheet.open(newline="", encoding="utf-8")))
+    assert rows[0] == ["Identifier", "Full name", "Grade", "Maximum Grade", "Last modified (grade)"]
+    assert sorted(rows[1:]) == [
+        ["Participant 4711", "Ada Lovelace", "100", "100", "-"],
+        ["Participant 4712", "Alan Turing", "100", "100", "-"],
+        ["Participant 4713", "Grace Hopper", "100", "100", "-"],
+    ]
+    assert "WARNING: stray is not in the Moodle worksheet: it did not come from a Moodle export" in out.output
+
+
+def test_format_moodle_without_a_moodle_export_writes_nothing(scripted: ScriptedRunner, tmp_path: Path):
+    folder = build(tmp_path, SCENARIOS["blackboard-attempts"])
+    sheet = tmp_path / "worksheet.csv"
+    out = CliRunner().invoke(main, ["batch", str(folder), "--format", "moodle", "--out", str(sheet), "--no-progress"])
+    assert out.exit_code == 2 and "none came from a Moodle export" in out.output
+    assert not sheet.exists()
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="the namespace sandbox needs root (as in CI)")
 def test_a_mixed_folder_of_exports_is_graded_end_to_end_through_the_sandbox(tmp_path: Path):
     samples = ROOT / "submissions"
