@@ -171,7 +171,8 @@ def describe(comparison: Comparison, name: str, *, visible: bool) -> str:
         return f"{name} has shape {c.actual_shape} but should have shape {c.expected_shape}."
     share = c.mismatched / c.total if c.total else 0.0
     parts = [
-        f"{name} has the right shape {c.expected_shape} but {c.mismatched} of {c.total} values ({share:.0%}) are wrong"
+        f"{name} has the right shape {c.expected_shape} but {c.mismatched} of {c.total} values "
+        f"({share:.0%}) are wrong"
     ]
     if c.nan_count or c.inf_count:
         parts.append(f"; it holds {c.nan_count} NaN and {c.inf_count} infinite values")

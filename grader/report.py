@@ -21,7 +21,6 @@ from grader.models import Isolation, QuestionResult, Result, TestResult
 if TYPE_CHECKING:
     from rich.console import Console
 
-
 def gradebook_columns(questions: Sequence[str] = ("q1", "q2")) -> tuple[str, ...]:
     """The batch gradebook's columns for an assignment with these question ids. ``source`` is the submission's
     path inside the batch folder (see :meth:`grader.batch.Entry.row`)."""

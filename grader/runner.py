@@ -139,7 +139,9 @@ class Call:
         split = next((i for i, s in enumerate(self.steps) if s.action == "report"), None)
         if self.forward_key is None or split is None:
             return (self,)
-        first = Call(self.forward_key, self.op, self.steps[:split], self.arrays, cpu_seconds=self.forward_cpu_seconds)
+        first = Call(
+            self.forward_key, self.op, self.steps[:split], self.arrays, cpu_seconds=self.forward_cpu_seconds
+        )
         # The second stage carries the whole program's setup for where-labels: only its own saves count.
         rest = Call(self.key, self.op, self.steps[split + 1 :], self.arrays, cpu_seconds=self.cpu_seconds)
         return (first, rest)

@@ -63,7 +63,6 @@ RLIMIT_NPROC (which counts per uid) is a per-sandbox limit."""
 _UID_COUNT = 4096
 _LEASE_DIR = Path("/run/conv1d-grader/uid-leases")
 
-
 class _UidLease:
     """A uid no other sandbox on this host is using, held by an flock on a file under /run.
 

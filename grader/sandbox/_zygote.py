@@ -107,7 +107,6 @@ def _warm_up(harness: ModuleType) -> None:
 
     arrays = {"weight": np.ones((2, 1, 2)), "bias": np.ones(2), "x": np.ones((1, 1, 4)), "delta": np.ones((1, 2, 3))}
     specs = [{"name": name, "dtype": array.dtype.str, "shape": list(array.shape)} for name, array in arrays.items()]
-
     def step(action: str, name: str, args: list[dict[str, object]], save: str | None = None) -> dict[str, object]:
         where = "__init__" if action == "new" else name if action in ("call", "method") else None
         return {"action": action, "name": name, "args": args, "save": save, "where": where}

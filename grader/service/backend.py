@@ -376,7 +376,9 @@ class Backend:
         }
 
     def _history(self, student_id: str, assignment: str) -> list[Record]:
-        summaries = [r for r in self.store.recent(limit=10000, assignment=assignment) if r.student_id == student_id]
+        summaries = [
+            r for r in self.store.recent(limit=10000, assignment=assignment) if r.student_id == student_id
+        ]
         return [self.store.get(r.id) or r for r in summaries]
 
     @staticmethod

@@ -90,5 +90,7 @@ def gradebook_csv(
     for record in records:
         by_student.setdefault(record.student or "", []).append(record)
     roster = {s.id: s for s in students}
-    rows = (_row(student, rows, policy, roster.get(student), questions) for student, rows in sorted(by_student.items()))
+    rows = (
+        _row(student, rows, policy, roster.get(student), questions) for student, rows in sorted(by_student.items())
+    )
     return write_csv(rows, columns(questions))

@@ -124,10 +124,8 @@ def parse_roster(data: bytes) -> list[RosterEntry]:
             problems.append(f"line {line}: {exc}")
             continue
         if entry.id in seen:
-            problems.append(
-                f"line {line}: id {entry.id!r} is already on line {seen[entry.id]} (ids are compared "
-                "after normalisation: case and width do not count)"
-            )
+            problems.append(f"line {line}: id {entry.id!r} is already on line {seen[entry.id]} (ids are compared "
+                            "after normalisation: case and width do not count)")
             continue
         seen[entry.id] = line
         entries.append(entry)

@@ -620,7 +620,9 @@ class Store:
 
     def fail(self, claim: Claim, message: str) -> Record | None:
         """Record a grader fault; the bytes stay, so a re-grade can retry."""
-        return self._settle(claim, state="error", score=None, max_score=None, scores=None, error=message, result=None)
+        return self._settle(
+            claim, state="error", score=None, max_score=None, scores=None, error=message, result=None
+        )
 
     def _settle(self, claim: Claim, *, held: Result | None = None, **values: Any) -> Record | None:
         with self._session(durable=False) as session:

@@ -14,7 +14,9 @@ def linear_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.nd
     return np.asarray(x, np.float64) @ np.asarray(weight, np.float64).T + np.asarray(bias, np.float64)
 
 
-def linear_backward(x: np.ndarray, weight: np.ndarray, delta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def linear_backward(
+    x: np.ndarray, weight: np.ndarray, delta: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(dx, grad_weight, grad_bias)`` for the loss gradient ``delta`` with respect to the output."""
     x64, w64, d64 = (np.asarray(a, np.float64) for a in (x, weight, delta))
     return d64 @ w64, d64.T @ x64, d64.sum(axis=0)
