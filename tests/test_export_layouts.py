@@ -589,7 +589,9 @@ def test_a_hostile_tar_is_a_skipped_entry_with_its_reason_never_a_crash(tmp_path
 # --- through batch -----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["moodle-zip", "blackboard-attempts", "github-classroom-tarred", "odd-file-names"])
+@pytest.mark.parametrize(
+    "name", ["moodle-zip", "blackboard-attempts", "github-classroom-tarred", "odd-file-names", "mac-zip-with-junk"]
+)
 def test_batch_writes_one_row_per_student_and_lists_the_rest(scripted: ScriptedRunner, tmp_path: Path, name: str):
     scenario = SCENARIOS[name]
     folder = build(tmp_path, scenario)
@@ -598,10 +600,14 @@ def test_batch_writes_one_row_per_student_and_lists_the_rest(scripted: ScriptedR
     assert out.exit_code == 0, out.output
     rows = {r["submission"]: r["source"] for r in csv.DictReader(grades.open(newline="", encoding="utf-8"))}
     assert rows == scenario.rows
+    skipped = discover_exports(folder, wanted=CONV).skipped
     for source in scenario.skipped:
-        reason = next(s for s in discover_exports(folder, wanted=CONV).skipped if s.source == source)
+        reason = next(s for s in skipped if s.source == source)
         if not (reason.beside or reason.noise):
             assert f"not graded: {source}: " in out.output
+    noise = sum(s.noise for s in skipped)
+    if noise:
+        assert f"not graded: {noise} system entr" in out.output
 
 
 def test_format_moodle_writes_the_grading_worksheet_moodle_uploads(scripted: ScriptedRunner, tmp_path: Path):
