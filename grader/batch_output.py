@@ -40,9 +40,14 @@ def write_atomically(path: Path, text: str) -> None:
 
 def echo_skipped(skipped: Sequence[Skipped]) -> None:
     """Each skipped file with its reason, on stderr; the other files of a graded hand-in (a student's whole
-    mytorch/ folder) are counted per folder rather than listed one per line."""
+    mytorch/ folder) are counted per folder rather than listed one per line, and so is what an operating
+    system, git or an export adds by itself (``__MACOSX/``, ``.DS_Store``, ``.git/``)."""
     beside: Counter[str] = Counter()
+    noise = 0
     for item in skipped:
+        if item.noise:
+            noise += 1
+            continue
         if item.beside:
             beside[item.source.split("/")[0].split("!")[0]] += 1
             continue
@@ -50,6 +55,9 @@ def echo_skipped(skipped: Sequence[Skipped]) -> None:
     for top, count in sorted(beside.items()):
         files = "file" if count == 1 else "files"
         click.echo(escape_controls(f"not graded: {count} other {files} in {top} beside its nn.py"), err=True)
+    if noise:
+        entries = "entry" if noise == 1 else "entries"
+        click.echo(f"not graded: {noise} system {entries} (macOS, Windows, git, the export's own index)", err=True)
 
 
 def refuse_empty(folder: Path, discovery: Discovery) -> None:
@@ -75,10 +83,23 @@ def write_gradebook(
     roster: Path | None,
     assignment: str,
 ) -> None:
-    """The gradebook at ``out``: ours (``gradebook``) or Canvas's import CSV (``canvas``)."""
+    """The gradebook at ``out``: ours (``gradebook``), Canvas's import CSV (``canvas``) or Moodle's grading
+    worksheet (``moodle``)."""
     if fmt == "gradebook":
         questions = [q.id for q in get_pack(config.assignment).questions(config.rubric)]
         write_atomically(out, gradebook_csv((e.row(folder) for e in entries), gradebook_columns(questions)))
+        return
+    if fmt == "moodle":
+        from grader.moodle import moodle_worksheet
+
+        sheet = moodle_worksheet(entries, get_pack(config.assignment).max_score(config.rubric))
+        if len(sheet.unmatched) == len(entries):
+            raise GraderError("no submission could be written to Moodle's worksheet: none came from a Moodle export")
+        write_atomically(out, sheet.csv)
+        for name, why in sheet.unmatched:
+            click.secho(
+                escape_controls(f"WARNING: {name} is not in the Moodle worksheet: {why}"), fg="yellow", err=True
+            )
         return
     from grader.canvas import canvas_gradebook, read_roster
 

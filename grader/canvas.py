@@ -72,7 +72,7 @@ def slug(name: str) -> str:
 def _keys(entry: Entry) -> list[str]:
     """What may identify the entry's student in a roster, most specific first."""
     student = entry.student
-    keys = [student.canvas_id, student.sis_id]
+    keys = [student.canvas_id, student.sis_id, student.username]
     if student.email:
         keys += [student.email, student.email.split("@")[0]]
     keys += [entry.name, slug(student.name or entry.name)]

@@ -171,10 +171,11 @@ def _write_reports(folder: Path, entry: Entry) -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["gradebook", "canvas"]),
+    type=click.Choice(["gradebook", "canvas", "moodle"]),
     default="gradebook",
     show_default=True,
-    help="gradebook: ours (submission, source, q1, q2, score...); canvas: Canvas's gradebook import CSV.",
+    help="gradebook: ours (submission, source, q1, q2, score...); canvas: Canvas's gradebook import CSV; "
+    "moodle: Moodle's grading worksheet (from a Moodle export's participant ids).",
 )
 @click.option(
     "--roster",
@@ -205,8 +206,9 @@ def batch_command(
     config_path: Path | None,
     pack_name: str | None,
 ) -> None:
-    """Grade every hand-in in FOLDER: *.py files, <student>/**/nn.py, a zip per student, Gradescope and Canvas
-    export zips. Write a gradebook, list what was not graded and why, and print a summary."""
+    """Grade every hand-in in FOLDER: *.py files, <student>/**/nn.py, a zip or tar per student, and the exports
+    of Gradescope, Canvas, Moodle, Blackboard, Brightspace and GitHub Classroom, zipped or not. Write a
+    gradebook, list what was not graded and why, and print a summary."""
     _prestart_sandbox()
     from rich.console import Console
     from rich.progress import (
@@ -221,13 +223,14 @@ def batch_command(
     from grader.batch import Summary, grade_folder, readable
     from grader.batch_output import echo_skipped, refuse_empty, write_gradebook
     from grader.config import load_config
-    from grader.exports import discover_exports
+    from grader.exports import Wanted, discover_exports
     from grader.registry import get_pack
     from grader.report import escape_controls, isolation_line
 
     config = load_config(config_path, pack_name)
-    assignment = assignment or get_pack(config.assignment).handout.gradebook_name
-    discovery = discover_exports(folder)
+    pack = get_pack(config.assignment)
+    assignment = assignment or pack.handout.gradebook_name
+    discovery = discover_exports(folder, wanted=Wanted(pack.handout.filename, tuple(pack.required_names)))
     refuse_empty(folder, discovery)
     submissions = list(discovery.handins)
     console = Console(stderr=True)

@@ -278,7 +278,7 @@ def deep_zip() -> bytes:
         (bomb_zip(), "zip bomb"),
         (zip_bytes({f"f{i}.txt": "x" for i in range(30)}), "members; the limit is 20"),
         (zip_bytes({"nn.py": GOOD, "big.bin": b"x" * 3000}), "uncompressed; the limit is 2,048"),
-        (deep_zip(), "nests zips more than 1 level deep"),
+        (deep_zip(), "nests archives more than 1 level deep"),
         (b"PK\x03\x04 not really a zip", "not a readable zip"),
     ],
     ids=["traversal", "absolute", "backslashes", "symlink", "bomb", "members", "member-size", "nesting", "garbage"],
