@@ -12,7 +12,7 @@ from pathlib import Path
 from grader.config import Config
 from grader.engine import grade
 from grader.errors import GraderError
-from grader.exports import Handin, Student, readable, unique_name
+from grader.exports import FileTooLarge, Handin, Student, readable, unique_name
 from grader.models import Result
 from grader.report import gradebook_row
 from grader.runner import Runner
@@ -88,7 +88,10 @@ def _grade_one(item: tuple[str, Path] | Handin, config: Config, runner: Runner |
         entry = Entry(name, path, None)
         read = path.read_bytes
     try:
-        submission = Submission(name=entry.name, data=read())
+        try:
+            submission = Submission(name=entry.name, data=read())
+        except FileTooLarge as exc:  # the student's doing: a verdict (too large), not a grader error
+            submission = Submission(name=entry.name, data=b"", size=exc.size)
         return replace(entry, result=grade(submission, config, runner=runner))
     except OSError as exc:
         return replace(entry, error=f"cannot read {entry.source or entry.path}: {exc.strerror}")

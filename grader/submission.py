@@ -28,6 +28,9 @@ class Submission:
 
     name: str
     data: bytes
+    size: int | None = None
+    """The file's whole size when only its beginning was read (a file too large to read whole); else None and
+    the size is ``len(data)``."""
 
     @classmethod
     def from_path(cls, path: str | Path, name: str | None = None) -> Submission:
@@ -66,11 +69,12 @@ def checked_source(submission: Submission, max_bytes: int) -> str:
     Nothing is parsed or executed here; see the module's docstring.
     """
     data = submission.data
-    if len(data) > max_bytes:
+    size = len(data) if submission.size is None else max(submission.size, len(data))
+    if size > max_bytes:
         raise OversizedSubmission(
-            f"The file is {len(data):,} bytes; the limit is {max_bytes:,} bytes. Hand in only nn.py, "
+            f"The file is {size:,} bytes; the limit is {max_bytes:,} bytes. Hand in only nn.py, "
             "without data or outputs pasted into it.",
-            size=len(data),
+            size=size,
             limit=max_bytes,
         )
     if not data.strip():

@@ -21,7 +21,9 @@ import pytest
 from click.testing import CliRunner
 
 from grader.archive import ZipLimits
+from grader.batch import grade_folder
 from grader.cli import main
+from grader.config import load_config
 from grader.exports import Discovery, Wanted, discover_exports
 from tests.fakes import ScriptedRunner
 
@@ -502,6 +504,22 @@ def test_a_file_too_large_to_read_says_so(tmp_path: Path):
     handin = discover_exports(folder, ZipLimits(max_member_bytes=4096), wanted=CONV).handins[0]
     with pytest.raises(OSError, match=r"5,\d{3} bytes, more than the 4,096 a hand-in is read to"):
         handin.read()
+
+
+def test_a_file_too_large_to_read_is_rejected_as_too_large_not_a_grader_error(scripted: ScriptedRunner, tmp_path: Path):
+    folder = tmp_path / "handins"
+    lay_out(folder, {"alice/nn.py": code("alice") + "#" * 5000, "bob/nn.py": code("bob")})
+    handins = discover_exports(folder, ZipLimits(max_member_bytes=4096), wanted=CONV).handins
+    config = load_config(None)
+    # As shipped, the grader reads up to 64 MiB of a hand-in and grades up to 1 MiB; both scaled down here.
+    config = config.model_copy(update={"limits": config.limits.model_copy(update={"max_upload_bytes": 2048})})
+    entries = {e.name: e for e in grade_folder(handins, config)}
+    alice = entries["alice"]
+    assert alice.error is None and alice.result is not None
+    assert alice.result.status == "rejected"
+    size = (folder / "alice" / "nn.py").stat().st_size
+    assert f"The file is {size:,} bytes" in alice.result.messages[0]
+    assert entries["bob"].result is not None and entries["bob"].result.status == "graded"
 
 
 def test_names_with_newlines_controls_and_bad_bytes_are_found_and_shown_escaped(tmp_path: Path):

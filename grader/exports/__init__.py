@@ -23,6 +23,7 @@ from grader.exports.gradescope import parse_gradescope_metadata
 from grader.exports.model import (
     NOTEBOOK_REASON,
     Discovery,
+    FileTooLarge,
     Handin,
     Skipped,
     Student,
@@ -35,6 +36,7 @@ from grader.exports.model import (
 __all__ = [
     "NOTEBOOK_REASON",
     "Discovery",
+    "FileTooLarge",
     "Handin",
     "Skipped",
     "Student",

@@ -99,6 +99,15 @@ class Discovery:
     """Name clashes and choices between several candidates."""
 
 
+class FileTooLarge(OSError):
+    """A hand-in larger than the grader reads: graded as a file of ``size`` bytes (rejected as too large),
+    without reading it."""
+
+    def __init__(self, size: int, max_bytes: int) -> None:
+        super().__init__(errno.EFBIG, f"{size:,} bytes, more than the {max_bytes:,} a hand-in is read to")
+        self.size = size
+
+
 def read_regular(path: Path, max_bytes: int) -> bytes:
     """A regular file's bytes, opened without following a final symbolic link (a link swapped in after
     discovery must not lead the grader out of the batch folder), at most ``max_bytes`` of them."""
@@ -109,7 +118,7 @@ def read_regular(path: Path, max_bytes: int) -> bytes:
         if not stat.S_ISREG(info.st_mode):
             raise OSError(errno.EINVAL, "not a regular file")
         if info.st_size > max_bytes:
-            raise OSError(errno.EFBIG, f"{info.st_size:,} bytes, more than the {max_bytes:,} a hand-in is read to")
+            raise FileTooLarge(info.st_size, max_bytes)
         return handle.read(max_bytes + 1)
 
 
